@@ -1,0 +1,45 @@
+/* vss_test.h - helpers shared by the Check suites. */
+#ifndef VSS_TEST_H
+#define VSS_TEST_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vss/vss.h"
+#include "vss/vss_kernels.h"
+
+#define SUITE(name) Suite *suite_##name(void);
+#include "suites.inc"
+#undef SUITE
+
+/* Deterministic xoshiro128+ stream; the seed is printed on failure. */
+struct vss_rng { uint32_t s[4]; uint64_t seed; };
+void vss_rng_seed(struct vss_rng *r, uint64_t seed);
+uint32_t vss_rng_u32(struct vss_rng *r);
+float vss_rng_uniform(struct vss_rng *r, float lo, float hi);
+float vss_rng_normal(struct vss_rng *r);
+/* integers in [lo, hi] as floats (exact arithmetic tests) */
+float vss_rng_int(struct vss_rng *r, int lo, int hi);
+
+/* Buffers with a guard band of sentinels after n floats;
+ * vss_guard_ok() checks the band is untouched. */
+float *vss_guarded_alloc(size_t n);
+int vss_guard_ok(const float *p, size_t n);
+void vss_guarded_free(float *p);
+
+/* A fresh temporary directory (removed at exit) and files in it. */
+const char *vss_test_tmpdir(void);
+/* Writes bytes to tmpdir/name and returns the full path (static buffer
+ * rotation: valid for the next 8 calls). */
+const char *vss_test_write(const char *name, const void *data, size_t n);
+const char *vss_test_path(const char *name);
+
+/* Compares n floats; on failure prints up to 10 points with index, both
+ * values and the limits, then the summary, and fails the test. */
+void vss_assert_close(const char *what, const float *got, const float *exp,
+                      size_t n, double atol, double rtol);
+void vss_assert_equal(const char *what, const float *got, const float *exp,
+                      size_t n);
+
+#endif
