@@ -1,0 +1,345 @@
+/* avx2_util.h - static-inline AVX2+FMA helpers shared by the avx2 kernels
+ * (private to optimized/avx2/; every includer is compiled -mavx2 -mfma).
+ *
+ * Tails: a row whose length is not a multiple of 8 ends with a masked
+ * load/store (vss_avx2_load_n / _store_n), so no kernel touches memory
+ * past its data.
+ *
+ * Vector math on 8 fp32 lanes, as vss_avx2_<f>_n(cnt, v): cnt vectors in
+ * place, in lockstep (see VSS_AVX2_EACH); vss_avx2_<f>(x) for one.  Polynomials were fitted for
+ * this project (minimax, Lawson's algorithm, in double).  Accuracy, in
+ * ulps of the fp32 result against double precision (an ulp of a subnormal
+ * is 2^-149):
+ *
+ *   exp2_scan(z) = 2^z, z <= 101: the selective scan's decay factors, on
+ *       z = delta * (A log2 e) with A pre-scaled once per channel tile.
+ *       n = rint(z) by the 1.5*2^23 trick, f = z - n exactly, 2^f on
+ *       [-1/2, 1/2] by a degree-6 polynomial (relative error 2.0e-9), then
+ *       scaled by 2^n so that it underflows gradually: the coefficients
+ *       carry a factor 2^-26, 2^(n+26) is built as a float (normal for
+ *       -151 <= n <= 101), and the one product rounds once, into the
+ *       subnormals where it must.  z is clamped below at -151 (2^-151
+ *       rounds to 0).  Measured over every float in [-151, 101]: <= 0.95
+ *       ulp.  exp2_normal(z), for z in [-125, 101] only, skips the clamp
+ *       and adds n to the exponent field instead of multiplying: bit for
+ *       bit the same results there, one FMA-unit op less.
+ *   exp(x) = e^x, x <= 70 (every caller passes x <= 0): the same
+ *       polynomial and scaling after a two-constant reduction
+ *       f = x L_hi - rint(x log2 e) + x L_lo (L_hi + L_lo = log2 e to 48
+ *       bits: f is off by < 2^-25).  Measured over every float in
+ *       [-105, 70] (2.2e9 of them): <= 1.18 ulp; below -105 it is 0 (the
+ *       true value rounds to 0 below -103.98).  NaN stays NaN, -inf -> 0.
+ *       tests/test_variants.c holds it to 2 ulp (VSS_EXP_MAX_ULP) on
+ *       [-200, 70] through vss_expf__avx2.
+ *   log1p01(y) = log(1 + y), y in [0, 1] (softplus): 2 atanh(s),
+ *       s = y / (2 + y) in [0, 1/3], as s Q(s^2) with Q of degree 4
+ *       (relative error 4e-9); s corrected for the rounding of 2 + y.
+ *   softplus(x) = max(x, 0) + log1p01(e^-|x|): <= 3.2 ulp (sweeps of
+ *       [-100, 40]); equal to x above ~17, so the threshold-20 rule of
+ *       spec §1 holds bit for bit.
+ *   silu(x) = x / (1 + e^-x), as x e^x / (1 + e^x) for x < 0 (no
+ *       overflow): <= 3.3 ulp (sweeps of [-100, 100]); silu(-inf) = NaN as
+ *       in ref.
+ *   gelu(x) = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, with
+ *       erfc(a) = t exp(-a^2 + (t - 1) R(t)), t = 1 / (1 + a/2) (the form
+ *       of Numerical Recipes' erfc, new coefficients: R of degree 8 on
+ *       a in [0, 10], 4.8e-8 times |t - 1| in the exponent) and
+ *       -a^2 + (t - 1) R = -a (a + t R / 2), which does not cancel near
+ *       a = 0.  Phi = 1 - erfc/2 for x >= 0, erfc/2 for x < 0 (no
+ *       cancellation on the negative side, unlike 1 + erf).  Measured
+ *       (sweeps of [-10, 10]): |error| <= 3.9e-7, <= 3.9 ulp for x >= 0:
+ *       inside VSS_LIM_GELU (6e-7 + 4 ulp).
+ */
+#ifndef VSS_AVX2_UTIL_H
+#define VSS_AVX2_UTIL_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VSS_AVX2_INLINE static inline __attribute__((always_inline))
+
+/* ------------------------------------------------------------- tails */
+
+/* Lane mask of the first n lanes (n clamped to 0..8), for maskload/store. */
+VSS_AVX2_INLINE __m256i vss_avx2_mask(size_t n)
+{
+  static const int32_t ones_then_zeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                              0,  0,  0,  0,  0,  0,  0,  0};
+  return _mm256_loadu_si256((const __m256i *)(ones_then_zeros + 8 - (n < 8 ? n : 8)));
+}
+
+/* Loads/stores n <= 8 floats: a plain access when n == 8, else masked. */
+VSS_AVX2_INLINE __m256 vss_avx2_load_n(const float *p, size_t n)
+{
+  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, vss_avx2_mask(n));
+}
+VSS_AVX2_INLINE void vss_avx2_store_n(float *p, __m256 v, size_t n)
+{
+  if (n >= 8) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, vss_avx2_mask(n), v);
+}
+
+/* Sum of the 8 lanes. */
+VSS_AVX2_INLINE float vss_avx2_hsum(__m256 v)
+{
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* --------------------------------------------------- lockstep vectors
+ * The math below works on cnt independent vectors at once, one stage of
+ * the computation for all of them before the next (VSS_AVX2_EACH): an exp
+ * is a ~45-cycle dependency chain, and in a long loop body the
+ * out-of-order window alone does not find enough of them to keep the FMA
+ * units busy (measured, cycles per vector: softplus 19 -> 15, GELU
+ * 29 -> 21 with 4 in lockstep).  cnt is a constant at every call site, so
+ * the loops unroll and v stays in registers. */
+#define VSS_AVX2_MAXV 8 /* largest cnt */
+#define VSS_AVX2_EACH(i, cnt) _Pragma("GCC unroll 8") for (int i = 0; i < (cnt); i++)
+
+#define VSS_AVX2_RINT_MAGIC 12582912.0f /* 1.5 * 2^23: x + M rounds x to an integer */
+
+/* ------------------------------------------------------------ exp, 2^x */
+
+/* p = 2^f * s for f in [-1/2, 1/2] (s a power of two, a constant):
+ * minimax polynomial of degree 6, relative error 2.0e-9, with the
+ * coefficients times s (exact). */
+VSS_AVX2_INLINE void vss_avx2_exp2_poly_n(int cnt, const __m256 *f, __m256 *p, float s)
+{
+  static const float c[7] = {1.535336196e-4f, 1.339887502e-3f, 9.618436918e-3f,
+                             5.550332367e-2f, 2.402264774e-1f, 6.931471825e-1f, 1.0f};
+  VSS_AVX2_EACH(i, cnt) p[i] = _mm256_set1_ps(c[0] * s);
+#pragma GCC unroll 6
+  for (int k = 1; k < 7; k++)
+    VSS_AVX2_EACH(i, cnt) p[i] = _mm256_fmadd_ps(p[i], f[i], _mm256_set1_ps(c[k] * s));
+}
+
+/* v = 2^f * 2^n for f in [-1/2, 1/2] and t = M + n (the rounding trick's
+ * sum; -151 <= n <= 101).  p = 2^(f-26) is a normal number; the scale
+ * 2^(n+26) is built from the low bits of t: bits(t) = bits(M) + n and
+ * bits(M) ends in nine zero bits, so ((bits(t) + 153) << 23) holds exactly
+ * n + 26 + 127 as the exponent field.  The one multiply rounds the product
+ * once, gradually underflowing below 2^-126. */
+VSS_AVX2_INLINE void vss_avx2_exp2_finish_n(int cnt, __m256 *v, const __m256 *t)
+{
+  __m256 p[VSS_AVX2_MAXV];
+  vss_avx2_exp2_poly_n(cnt, v, p, 0x1p-26f);
+  VSS_AVX2_EACH(i, cnt)
+  {
+    const __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_castps_si256(t[i]), _mm256_set1_epi32(153)), 23);
+    v[i] = _mm256_mul_ps(p[i], _mm256_castsi256_ps(e));
+  }
+}
+
+/* z = 2^z for z <= 101 (the scan's decay factors, z <= 0). */
+VSS_AVX2_INLINE void vss_avx2_exp2_scan_n(int cnt, __m256 *z)
+{
+  const __m256 magic = _mm256_set1_ps(VSS_AVX2_RINT_MAGIC);
+  __m256 t[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_max_ps(_mm256_set1_ps(-151.0f), z[i]); /* NaN stays */
+  VSS_AVX2_EACH(i, cnt) t[i] = _mm256_add_ps(z[i], magic);
+  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_sub_ps(z[i], _mm256_sub_ps(t[i], magic)); /* exact */
+  vss_avx2_exp2_finish_n(cnt, z, t);
+}
+
+/* z = 2^z for z in [-125, 101] only, where the result is normal: the same
+ * polynomial unscaled, and 2^n added to its exponent field as an integer
+ * (bits(t) << 23 = n << 23): no clamp, one multiply less, and bit for bit
+ * the result of vss_avx2_exp2_scan_n (whose product is then exact). */
+VSS_AVX2_INLINE void vss_avx2_exp2_normal_n(int cnt, __m256 *z)
+{
+  const __m256 magic = _mm256_set1_ps(VSS_AVX2_RINT_MAGIC);
+  __m256 t[VSS_AVX2_MAXV], p[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) t[i] = _mm256_add_ps(z[i], magic);
+  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_sub_ps(z[i], _mm256_sub_ps(t[i], magic));
+  vss_avx2_exp2_poly_n(cnt, z, p, 1.0f);
+  VSS_AVX2_EACH(i, cnt)
+  z[i] = _mm256_castsi256_ps(_mm256_add_epi32(
+      _mm256_castps_si256(p[i]), _mm256_slli_epi32(_mm256_castps_si256(t[i]), 23)));
+}
+
+/* z = 2^z for z in [-125, 101] only (normal results), the scan's cheap
+ * decay factors: z = n + j/8 + f with |f| <= 1/16 (rounding to eighths by
+ * the 1.5*2^20 trick, f exact), 2^(n + j/8) from an 8-entry table by
+ * vpermps plus n in the exponent field, and 2^f = 1 + f Q(f), Q of degree
+ * 2 (relative error 2.7e-8), applied as s + (s f) Q: 4 FMA-unit ops where
+ * vss_avx2_exp2_normal_n takes 6.  Table entries T'[j] hold
+ * bits(2^(j/8)) - (j << 20): bits(t) << 20 is (8n + j) << 20, so the
+ * integer sum is exactly bits(2^(n + j/8)).  Measured over every float
+ * in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP (core/tolerances.h); NaN and
+ * values outside the range are the caller's to exclude. */
+VSS_AVX2_INLINE void vss_avx2_exp2_tab_n(int cnt, __m256 *z)
+{
+  static const int32_t tab[8] = {0x3f800000, 0x3f7b95c2, 0x3f7837f0, 0x3f75fed7,
+                                 0x3f7504f3, 0x3f75672a, 0x3f7744fd, 0x3f7ac0c7};
+  const __m256 magic = _mm256_set1_ps(1572864.0f); /* 1.5 * 2^20: rounds to eighths */
+  const __m256i T = _mm256_loadu_si256((const __m256i *)tab);
+  __m256 t[VSS_AVX2_MAXV], s[VSS_AVX2_MAXV], q[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) t[i] = _mm256_add_ps(z[i], magic);
+  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_sub_ps(z[i], _mm256_sub_ps(t[i], magic)); /* f, exact */
+  VSS_AVX2_EACH(i, cnt)
+  {
+    const __m256i ti = _mm256_castps_si256(t[i]);
+    s[i] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(T, ti),
+                                                _mm256_slli_epi32(ti, 20)));
+  }
+  VSS_AVX2_EACH(i, cnt)
+  q[i] = _mm256_fmadd_ps(_mm256_set1_ps(5.549621955e-02f), z[i], _mm256_set1_ps(2.402576208e-01f));
+  VSS_AVX2_EACH(i, cnt) q[i] = _mm256_fmadd_ps(q[i], z[i], _mm256_set1_ps(6.931472421e-01f));
+  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_fmadd_ps(_mm256_mul_ps(s[i], z[i]), q[i], s[i]);
+}
+
+/* x = e^x for x <= 70. */
+VSS_AVX2_INLINE void vss_avx2_exp_n(int cnt, __m256 *x)
+{
+  const __m256 magic = _mm256_set1_ps(VSS_AVX2_RINT_MAGIC);
+  const __m256 l2e_hi = _mm256_set1_ps(1.44269502162933349609375f);
+  const __m256 l2e_lo = _mm256_set1_ps(1.925963033500011079e-8f);
+  __m256 t[VSS_AVX2_MAXV], f[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) x[i] = _mm256_max_ps(_mm256_set1_ps(-105.0f), x[i]); /* n >= -152 */
+  VSS_AVX2_EACH(i, cnt) t[i] = _mm256_fmadd_ps(x[i], l2e_hi, magic); /* M + rint(x log2 e) */
+  VSS_AVX2_EACH(i, cnt) f[i] = _mm256_fmsub_ps(x[i], l2e_hi, _mm256_sub_ps(t[i], magic));
+  VSS_AVX2_EACH(i, cnt) x[i] = _mm256_fmadd_ps(x[i], l2e_lo, f[i]); /* f, error < 2^-25 */
+  vss_avx2_exp2_finish_n(cnt, x, t);
+}
+
+/* ------------------------------------------------- log1p, softplus, ... */
+
+/* y = log(1 + y) for y in [0, 1]: 2 atanh(s) with s = y / (2 + y) in
+ * [0, 1/3], i.e. s Q(s^2), Q of degree 4 (relative error 4e-9).  s is
+ * corrected for the rounding of 2 + y (its error e = (2 - w) + y is exact):
+ * s (1 - e/w), with a 12-bit reciprocal, plenty for a term below 2^-24. */
+VSS_AVX2_INLINE void vss_avx2_log1p01_n(int cnt, __m256 *y)
+{
+  static const float Q[5] = {2.817834914e-01f, 2.796059847e-01f, 4.002490938e-01f,
+                             6.666631699e-01f, 2.0f};
+  const __m256 two = _mm256_set1_ps(2.0f);
+  __m256 s[VSS_AVX2_MAXV], u[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt)
+  {
+    const __m256 w = _mm256_add_ps(two, y[i]);
+    const __m256 e = _mm256_add_ps(_mm256_sub_ps(two, w), y[i]);
+    s[i] = _mm256_div_ps(y[i], w);
+    s[i] = _mm256_fnmadd_ps(_mm256_mul_ps(s[i], e), _mm256_rcp_ps(w), s[i]);
+  }
+  VSS_AVX2_EACH(i, cnt) u[i] = _mm256_mul_ps(s[i], s[i]);
+  VSS_AVX2_EACH(i, cnt) y[i] = _mm256_set1_ps(Q[0]);
+#pragma GCC unroll 4
+  for (int k = 1; k < 5; k++)
+    VSS_AVX2_EACH(i, cnt) y[i] = _mm256_fmadd_ps(y[i], u[i], _mm256_set1_ps(Q[k]));
+  VSS_AVX2_EACH(i, cnt) y[i] = _mm256_mul_ps(y[i], s[i]);
+}
+
+/* |x| */
+VSS_AVX2_INLINE __m256 vss_avx2_abs(__m256 x)
+{
+  return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+}
+
+/* e^-|x| of each x, into e */
+VSS_AVX2_INLINE void vss_avx2_exp_negabs_n(int cnt, const __m256 *x, __m256 *e)
+{
+  VSS_AVX2_EACH(i, cnt) e[i] = _mm256_or_ps(x[i], _mm256_set1_ps(-0.0f));
+  vss_avx2_exp_n(cnt, e);
+}
+
+/* x = softplus(x) = log1p(e^x) (= x above the threshold 20, spec §1). */
+VSS_AVX2_INLINE void vss_avx2_softplus_n(int cnt, __m256 *x)
+{
+  __m256 e[VSS_AVX2_MAXV];
+  vss_avx2_exp_negabs_n(cnt, x, e);
+  vss_avx2_log1p01_n(cnt, e);
+  VSS_AVX2_EACH(i, cnt) x[i] = _mm256_add_ps(_mm256_max_ps(x[i], _mm256_setzero_ps()), e[i]);
+}
+
+/* x = silu(x) = x / (1 + e^-x); for x < 0 as x e^x / (1 + e^x). */
+VSS_AVX2_INLINE void vss_avx2_silu_n(int cnt, __m256 *x)
+{
+  __m256 e[VSS_AVX2_MAXV];
+  vss_avx2_exp_negabs_n(cnt, x, e);
+  VSS_AVX2_EACH(i, cnt)
+  {
+    const __m256 num = _mm256_blendv_ps(x[i], _mm256_mul_ps(x[i], e[i]), x[i]); /* x<0: x e */
+    x[i] = _mm256_div_ps(num, _mm256_add_ps(_mm256_set1_ps(1.0f), e[i]));
+  }
+}
+
+/* x = exact GELU(x) = x Phi(x) (see the header comment for the erfc). */
+VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
+{
+  /* R(t)/2, R of degree 8 */
+  static const float R[9] = {6.921063365e-02f,  -2.542765737e-01f, 2.861550749e-01f,
+                             -1.403465122e-02f, -9.168417005e-02f, -7.227168975e-02f,
+                             -6.096253915e-02f, 1.335285604e-01f,  6.327182055e-01f};
+  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+  __m256 a[VSS_AVX2_MAXV], t[VSS_AVX2_MAXV], q[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt)
+  {
+    a[i] = _mm256_mul_ps(vss_avx2_abs(x[i]), _mm256_set1_ps(0.707106781f));
+    t[i] = _mm256_div_ps(one, _mm256_fmadd_ps(a[i], half, one));
+    q[i] = _mm256_set1_ps(R[0]);
+  }
+#pragma GCC unroll 8
+  for (int k = 1; k < 9; k++)
+    VSS_AVX2_EACH(i, cnt) q[i] = _mm256_fmadd_ps(q[i], t[i], _mm256_set1_ps(R[k]));
+  /* -a^2 + (t - 1) R(t) = -a (a + t R/2), as t - 1 = -a t / 2: no
+   * cancellation near a = 0, where the exponent goes to 0 */
+  VSS_AVX2_EACH(i, cnt)
+      q[i] = _mm256_fnmadd_ps(a[i], _mm256_fmadd_ps(t[i], q[i], a[i]), _mm256_setzero_ps());
+  vss_avx2_exp_n(cnt, q);
+  VSS_AVX2_EACH(i, cnt)
+  {
+    const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t[i], half), q[i]);
+    const __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(one, half_erfc), half_erfc, x[i]);
+    x[i] = _mm256_mul_ps(x[i], phi);
+  }
+}
+
+/* One-vector forms, for code that has a single vector in hand. */
+#define VSS_AVX2_ONE(name)                         \
+  VSS_AVX2_INLINE __m256 vss_avx2_##name(__m256 x) \
+  {                                                \
+    vss_avx2_##name##_n(1, &x);                    \
+    return x;                                      \
+  }
+VSS_AVX2_ONE(exp)
+VSS_AVX2_ONE(exp2_scan)
+VSS_AVX2_ONE(exp2_normal)
+VSS_AVX2_ONE(exp2_tab)
+VSS_AVX2_ONE(softplus)
+VSS_AVX2_ONE(silu)
+VSS_AVX2_ONE(gelu)
+#undef VSS_AVX2_ONE
+
+/* --------------------------------------------------- elementwise loops */
+
+/* cnt vectors from p, of which n floats are data (the rest read as 0 and
+ * are not touched); and the matching store. */
+VSS_AVX2_INLINE void vss_avx2_load_v(int cnt, const float *p, size_t n, __m256 *v)
+{
+  VSS_AVX2_EACH(j, cnt) v[j] = vss_avx2_load_n(p + 8 * j, n > 8u * j ? n - 8u * j : 0);
+}
+VSS_AVX2_INLINE void vss_avx2_store_v(int cnt, float *p, size_t n, const __m256 *v)
+{
+  VSS_AVX2_EACH(j, cnt) if (n > 8u * j) vss_avx2_store_n(p + 8 * j, v[j], n - 8u * j);
+}
+
+/* y[i] = f(x[i]) over n floats, VSS_AVX2_MAP_V vectors in lockstep (the
+ * last group masked); y == x allowed. */
+#define VSS_AVX2_MAP_V 4
+VSS_AVX2_INLINE void vss_avx2_map(size_t n, const float *x, float *y,
+                                  void (*f)(int, __m256 *))
+{
+  __m256 v[VSS_AVX2_MAP_V];
+  for (size_t i = 0; i < n; i += 8 * VSS_AVX2_MAP_V) {
+    vss_avx2_load_v(VSS_AVX2_MAP_V, x + i, n - i, v);
+    f(VSS_AVX2_MAP_V, v);
+    vss_avx2_store_v(VSS_AVX2_MAP_V, y + i, n - i, v);
+  }
+}
+
+#endif /* VSS_AVX2_UTIL_H */

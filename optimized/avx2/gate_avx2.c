@@ -1,0 +1,23 @@
+/* gate_avx2.c - the v0 gate after out_norm, y = y * silu(z) (spec §2.4),
+ * 4 vectors of a row in lockstep (avx2_util.h), masked row tails (y rows
+ * are dim long, z rows ldz apart). */
+#include "avx2_ops.h"
+#include "avx2_util.h"
+
+void vss_gate__avx2(size_t rows, size_t dim, float *y, const float *z,
+                    size_t ldz)
+{
+  enum { V = VSS_AVX2_MAP_V };
+  for (size_t r = 0; r < rows; r++) {
+    float *yr = y + r * dim;
+    const float *zr = z + r * ldz;
+    for (size_t c = 0; c < dim; c += 8 * V) {
+      __m256 g[V], v[V];
+      vss_avx2_load_v(V, zr + c, dim - c, g);
+      vss_avx2_silu_n(V, g);
+      vss_avx2_load_v(V, yr + c, dim - c, v);
+      VSS_AVX2_EACH(j, V) v[j] = _mm256_mul_ps(v[j], g[j]);
+      vss_avx2_store_v(V, yr + c, dim - c, v);
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/* linear_avx2.c - y = act(x W^T + b) [+ y] as a packed-panel GEMM with a
+ * 6 x 16 register tile (AVX2 + FMA).
+ *
+ * GEMM view: C (rows x n_out) = A (rows x n_in) B (n_in x n_out) with
+ * A = x (row-major, row stride ldx, read in place) and B = W^T.
+ *
+ * Packing (the plan step, linear_prepare, once per weight): W (n_out, n_in)
+ * is cut into panels of NR = 16 output channels; panel j holds, for each
+ * k, the 16 weights W[16j + c][k] contiguously (n_in x 16 floats, 64-byte
+ * aligned; channels past n_out are zero).  The bias is padded the same way.
+ *
+ * Micro-kernel: a tile of MR = 6 rows x 16 outputs lives in 12 ymm
+ * accumulators; per k it loads two vectors of the panel, broadcasts six x
+ * values and issues 12 FMAs (15 of the 16 ymm registers in use).
+ *
+ * Blocking (32 KiB L1d, 512 KiB+ L2 per core):
+ *  - row blocks of MC = 96 rows: the x block (96 x KC floats, <= 96 KiB)
+ *    stays in L2 while the panels stream past it;
+ *  - K blocks of KC = 256: the panel slice the micro-kernel reads (KC x 16
+ *    floats = 16 KiB) stays in L1 across the 16 tiles of a row block.  When
+ *    n_in > KC, the tile's partial sums wait in a small buffer (MC x 16
+ *    floats on the stack) between K blocks;
+ *  - the epilogue runs once per tile after the last K block, in ref's
+ *    order: + bias, then GELU, then + y (accumulate), with masked stores
+ *    for the last panel's columns past n_out; a whole panel with nothing
+ *    to apply (in_proj, x_proj, dt_proj) is stored by the kernel itself.
+ * Row tails (rows % 6) run the same kernel with fewer rows (m = 1..5, one
+ * specialised copy each).
+ */
+#include <stdalign.h>
+#include <stdlib.h>
+
+#include "avx2_ops.h"
+#include "avx2_util.h"
+
+#define MR 6   /* rows per register tile */
+#define NR 16  /* output channels per panel (two ymm) */
+#define KC 256 /* K block */
+#define MC 96  /* row block, a multiple of MR */
+
+struct pack {
+  size_t n_out, n_in, npanel;
+  float *w;    /* npanel x n_in x NR */
+  float *bias; /* npanel x NR, or NULL */
+};
+
+int vss_linear_prepare__avx2(struct vss_linear *lin)
+{
+  const struct vss_linear_desc *d = &lin->d;
+  lin->priv = NULL;
+  lin->priv_free = NULL;
+  const size_t npanel = (d->n_out + NR - 1) / NR;
+  const size_t head = (sizeof(struct pack) + 63) / 64 * 64;
+  size_t nw, nb = d->b ? npanel * NR : 0, bytes;
+  if (__builtin_mul_overflow(npanel * NR, d->n_in, &nw) ||
+      __builtin_add_overflow(nw, nb, &bytes) ||
+      __builtin_mul_overflow(bytes, sizeof(float), &bytes) ||
+      __builtin_add_overflow(bytes, head + 63, &bytes))
+    return 1;
+  char *mem = aligned_alloc(64, bytes / 64 * 64);
+  if (!mem) return 1;
+  struct pack *p = (struct pack *)mem;
+  p->n_out = d->n_out;
+  p->n_in = d->n_in;
+  p->npanel = npanel;
+  p->w = (float *)(mem + head);
+  p->bias = d->b ? p->w + nw : NULL;
+  for (size_t j = 0; j < npanel; j++)
+    for (size_t k = 0; k < d->n_in; k++)
+      for (size_t c = 0; c < NR; c++) {
+        const size_t o = j * NR + c;
+        p->w[(j * d->n_in + k) * NR + c] = o < d->n_out ? d->w[o * d->n_in + k] : 0.0f;
+      }
+  for (size_t o = 0; o < nb; o++) p->bias[o] = o < d->n_out ? d->b[o] : 0.0f;
+  lin->priv = p;
+  lin->priv_free = free;
+  return 0;
+}
+
+/* The m x 16 tile dst (row stride ldd) = init (row stride NR) + a (m x kc,
+ * row stride lda) times the panel slice bp (kc x 16); init NULL means
+ * zero.  m is a constant in each specialised copy, so acc stays in
+ * registers. */
+VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
+                                  const float *bp, const float *init, float *dst,
+                                  size_t ldd)
+{
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < m; r++)
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++)
+      acc[r][v] = init ? _mm256_load_ps(init + r * NR + 8 * v) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (size_t k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(bp + k * NR), b1 = _mm256_load_ps(bp + k * NR + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < m; r++) {
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < m; r++)
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) _mm256_storeu_ps(dst + r * ldd + 8 * v, acc[r][v]);
+}
+
+static void ukernel(int m, size_t kc, const float *a, size_t lda,
+                    const float *bp, const float *init, float *dst, size_t ldd)
+{
+  switch (m) {
+  case 6: ukernel_body(6, kc, a, lda, bp, init, dst, ldd); break;
+  case 5: ukernel_body(5, kc, a, lda, bp, init, dst, ldd); break;
+  case 4: ukernel_body(4, kc, a, lda, bp, init, dst, ldd); break;
+  case 3: ukernel_body(3, kc, a, lda, bp, init, dst, ldd); break;
+  case 2: ukernel_body(2, kc, a, lda, bp, init, dst, ldd); break;
+  default: ukernel_body(1, kc, a, lda, bp, init, dst, ldd); break;
+  }
+}
+
+/* What the epilogue of one panel applies. */
+struct epi {
+  const float *bias; /* the panel's 16 (padded) biases, or NULL */
+  size_t nv;         /* valid output channels in the panel, 1..16 */
+  int gelu, accumulate;
+};
+
+/* y rows (m of them, ldy apart) = [y +] act(c + bias), c the m x 16 tile.
+ * The GELU runs on the whole tile in lockstep groups of 4 vectors (one at
+ * a time, its ~45-cycle chains left the FMA units idle; measured: fc1 of
+ * v2_T1 went from 57 to 64 GFLOP/s). */
+static void epilogue(int m, const float *c, float *y, size_t ldy, const struct epi *e)
+{
+  __m256 v[MR * 2] = {0}; /* MR * 2 = 12: whole groups of 4 */
+  const int nv = 2 * m;
+  for (int i = 0; i < nv; i++) {
+    v[i] = _mm256_load_ps(c + 8 * i);
+    if (e->bias) v[i] = _mm256_add_ps(v[i], _mm256_load_ps(e->bias + 8 * (i & 1)));
+  }
+  if (e->gelu)
+    for (int i = 0; i < nv; i += 4) vss_avx2_gelu_n(4, v + i);
+  for (int i = 0; i < nv; i++) {
+    const size_t col = 8 * (size_t)(i & 1);
+    if (col >= e->nv) continue;
+    const size_t n = e->nv - col < 8 ? e->nv - col : 8;
+    float *yv = y + (size_t)(i >> 1) * ldy + col;
+    if (e->accumulate) v[i] = _mm256_add_ps(vss_avx2_load_n(yv, n), v[i]);
+    vss_avx2_store_n(yv, v[i], n);
+  }
+}
+
+void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
+                           const float *x, size_t ldx, float *y, size_t ldy)
+{
+  const struct pack *p = lin->priv;
+  if (!p) { /* not prepared by this variant: nothing packed to run on */
+    vss_linear__ref(lin, rows, x, ldx, y, ldy);
+    return;
+  }
+  const size_t K = p->n_in;
+  alignas(64) float part[MC * NR]; /* partial sums between K blocks */
+  alignas(64) float tile[MR * NR]; /* a finished tile, for the epilogue */
+
+  for (size_t i0 = 0; i0 < rows; i0 += MC) {
+    const size_t mb = rows - i0 < MC ? rows - i0 : MC;
+    for (size_t j = 0; j < p->npanel; j++) {
+      const float *panel = p->w + j * K * NR;
+      const struct epi e = {p->bias ? p->bias + j * NR : NULL,
+                            p->n_out - j * NR < NR ? p->n_out - j * NR : NR,
+                            lin->d.act == VSS_ACT_GELU, lin->d.accumulate};
+      /* nothing to apply to a whole panel: the kernel stores straight to y */
+      const int plain = !e.bias && !e.gelu && !e.accumulate && e.nv == NR;
+      size_t k0 = 0;
+      do { /* at least once, so that n_in == 0 still writes act(b) */
+        const size_t kc = K - k0 < KC ? K - k0 : KC;
+        const int first = k0 == 0, last = k0 + kc == K;
+        for (size_t i = 0; i < mb; i += MR) {
+          const int m = (int)(mb - i < MR ? mb - i : MR);
+          float *pi = part + i * NR, *yt = y + (i0 + i) * ldy + j * NR;
+          const float *a = x + (i0 + i) * ldx + k0, *init = first ? NULL : pi;
+          if (!last)
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, pi, NR);
+          else if (plain)
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, yt, ldy);
+          else {
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, tile, NR);
+            epilogue(m, tile, yt, ldy, &e);
+          }
+        }
+        k0 += kc;
+      } while (k0 < K);
+    }
+  }
+}

@@ -1,0 +1,371 @@
+/* ssm_scan_avx2.c - the selective scan of the four directions with the
+ * cross-merge fused in (spec §2.5-2.6, DESIGN §2), 16 channels per tile.
+ *
+ * No permuted copies: for each sample and direction k, the kernel walks the
+ * steps t = 0..L-1 over the pixels p = pos_k(t) (incremental index
+ * arithmetic, struct walk), reading u, dt and the x_proj output where they
+ * lie, and adds each step's output straight into y[p] (the first direction
+ * of dirs writes, the others add, in v0's merge order 0, 2, 1, 3, as ref).
+ *
+ * Blocking.  The steps go in chunks of nt (16 for N = 16, up to CHUNK for
+ * small N); within a chunk, every channel tile (TILE = 16 channels = two
+ * ymm) in turn:
+ *  1. precomputes what does not depend on the state, for the chunk's
+ *     steps: delta = softplus(dt + bias), delta*u, D*u, and the decay
+ *     factors dA[t][n] = 2^(delta A') with A' = A log2(e) (the bulk of the
+ *     work: N exps per channel and step, 12-14 vector ops each), in
+ *     lockstep groups of vectors (avx2_util.h) into an in-cache buffer
+ *     (<= 16 KiB); when every delta of the chunk keeps delta A' >= -125,
+ *     the exps take the cheaper all-normal form (bit for bit the same);
+ *  2. runs the recurrence over them, groups of 8 states at a time whose
+ *     state stays in registers for the whole chunk, 3 FMA-unit ops per
+ *     state and vector:
+ *        h[n]  = dA[t][n] h[n] + (delta u)[t] B_t[n]
+ *        ys[t] = D u + sum_n C_t[n] h[n]
+ *     with B_t[n], C_t[n] broadcast from the pixel's x_proj row; then
+ *     y[p] (+)= ys[t].
+ * Chunk outside, tiles inside: the tiles of a step read neighbouring lines
+ * of the same pixel rows (dt, u, y, B/C), where one tile per whole walk
+ * would touch a new page at every step; and each tile prefetches its lines
+ * of the next chunk, which the hardware prefetchers do not find (measured:
+ * the scattered rows cost about a quarter of the time before these two).
+ * The price is the state of every tile at once: h and A' (2 Di N floats),
+ * allocated once per call (printing a line and aborting if that fails, as
+ * ref does).
+ *
+ * Accuracy: 2^(delta A') is within 0.95 ulp of 2^z for the rounded
+ * z = delta*A' (measured over every float z in [-151, 101], subnormal
+ * results included; e^x on the same core, vss_expf__avx2: 1.18 ulp, held
+ * to 2 by tests/test_variants.c), which differs from ref's expf(delta*A)
+ * by the rounding of A' (relative 2^-24 of the exponent, like the rounding
+ * of delta*A that ref already has); sums are reordered.  Both stay far
+ * inside the tests' variant-vs-ref limit (core/tolerances.h).
+ *
+ * Domain: A = -exp(A_logs) <= 0 in a block; a positive A must keep
+ * delta A log2(e) <= 101 (the exp2's range).
+ *
+ * Paths: N = 16 and N = 1 are compiled with N constant (unrolled state
+ * loop); any other N runs the same code with N at run time.  A tile of
+ * Di % 16 channels is handled by masked loads/stores; its padding lanes
+ * compute on zeros (finite) and are never stored.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avx2_ops.h"
+#include "avx2_util.h"
+
+#define TILE 16        /* channels per tile: two ymm */
+#define CHUNK 64       /* most steps per chunk */
+#define DA_FLOATS 4096 /* a tile's decay factors for a chunk (16 KiB, in L1) */
+#define DA_V 4         /* decay-factor vectors computed in lockstep */
+
+/* ------------------------------------------------------------ the walk */
+
+/* pos_k(t) for t = 0, 1, ... without divisions (spec §2.5): k = 0 row-major,
+ * k = 1 column-major, k = 2, 3 their reverses. */
+struct walk {
+  int k;
+  size_t H, W, h, w, t;
+};
+
+static void walk_start(struct walk *s, int k, size_t H, size_t W)
+{
+  *s = (struct walk){k, H, W, k == 3 ? H - 1 : 0, k == 3 ? W - 1 : 0, 0};
+}
+
+/* The pixel of the current step t; then moves to step t + 1. */
+static inline size_t walk_next(struct walk *s)
+{
+  const size_t L = s->H * s->W, t = s->t++;
+  size_t p;
+  switch (s->k) {
+  case 0: return t;
+  case 2: return L - 1 - t;
+  case 1: /* h fastest, then w */
+    p = s->h * s->W + s->w;
+    if (++s->h == s->H) { s->h = 0; s->w++; }
+    return p;
+  default: /* 3: the reverse of 1 */
+    p = s->h * s->W + s->w;
+    if (s->h-- == 0) { s->h = s->H - 1; s->w--; }
+    return p;
+  }
+}
+
+/* ------------------------------------------------------ one direction */
+
+/* One (sample, direction) pass: what every tile reads and keeps. */
+struct dir {
+  int k, add;                  /* add = 0: the first direction writes y */
+  size_t Di, N, G, ntile, nt;  /* nt: steps per chunk */
+  const float *u, *dt, *bc;    /* bc: this direction's B at pixel 0 */
+  float *y;
+  float *A2, *h;               /* [ntile][N][TILE] each */
+  float *bias, *D;             /* [ntile][TILE] */
+  float *dl_max;               /* [ntile]: delta <= this keeps 2^(delta A') normal */
+  float *dA;                   /* [nt][N][TILE], one tile's chunk */
+};
+
+/* The chunk: its pixels (and the next chunk's), and per step the current
+ * tile's delta, delta*u, and output ys (D*u, then + C.h state by state). */
+struct chunk {
+  size_t nt, pos[CHUNK], next_nt, next[CHUNK];
+  float dl[CHUNK][TILE], du[CHUNK][TILE], ys[CHUNK][TILE];
+};
+
+/* Tile i of a direction: channels d0 = 16 i, n0 + n1 of them valid. */
+struct tile {
+  size_t i, d0, n0, n1;
+};
+
+static struct tile tile_of(const struct dir *dr, size_t i)
+{
+  const size_t d0 = i * TILE, nd = dr->Di - d0 < TILE ? dr->Di - d0 : TILE;
+  return (struct tile){i, d0, nd < 8 ? nd : 8, nd > 8 ? nd - 8 : 0};
+}
+
+/* Position (step t, half-tile j < nj = 2N) in the chunk's flat dA. */
+struct da_walk {
+  size_t t, j, nj;
+};
+
+/* cnt consecutive vectors of dA = 2^(delta A'), from where w stands; vector
+ * j of a step uses the half j & 1 of its delta and half-tile j of A'.
+ * normal: every result is known to be normal (the cheaper exp2). */
+VSS_AVX2_INLINE void da_group(int cnt, int normal, const float *A2, const struct chunk *ch,
+                              struct da_walk *w, float *out)
+{
+  __m256 z[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(q, cnt)
+  {
+    z[q] = _mm256_mul_ps(_mm256_loadu_ps(ch->dl[w->t] + 8 * (w->j & 1)),
+                         _mm256_loadu_ps(A2 + 8 * w->j));
+    if (++w->j == w->nj) { w->j = 0; w->t++; }
+  }
+  if (normal) vss_avx2_exp2_tab_n(cnt, z);
+  else vss_avx2_exp2_scan_n(cnt, z);
+  VSS_AVX2_EACH(q, cnt) _mm256_storeu_ps(out + 8 * q, z[q]);
+}
+
+/* dA[t][j] = 2^(delta[t] A'[j]) for the chunk's nt steps, over the flat
+ * (t, j) space, j < 2N counting half-tiles, in lockstep groups of DA_V. */
+VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *ch,
+                              size_t N, float *dA)
+{
+  struct da_walk dw = {0, 0, 2 * N};
+  const size_t nv = ch->nt * dw.nj;
+  size_t i = 0;
+  for (; i + DA_V <= nv; i += DA_V) da_group(DA_V, normal, A2, ch, &dw, dA + 8 * i);
+  for (; i < nv; i++) da_group(1, normal, A2, ch, &dw, dA + 8 * i);
+}
+
+/* 1 if every delta of the chunk is <= lim (NaN is not). */
+static int deltas_below(const struct chunk *ch, float lim)
+{
+  const __m256 vl = _mm256_set1_ps(lim);
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (size_t t = 0; t < ch->nt; t++)
+    for (size_t v = 0; v < TILE; v += 8)
+      ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_loadu_ps(ch->dl[t] + v), vl, _CMP_LE_OQ));
+  return _mm256_movemask_ps(ok) == 0xFF;
+}
+
+/* Everything of the chunk's steps that does not depend on the state, for
+ * tile tl: delta = softplus(dt + bias), delta*u, D*u, and the decay
+ * factors of every state; first, the prefetch of the tile's lines in the
+ * next chunk (their rows lie pages apart (k = 1, 3) or far behind (k = 0,
+ * 2), out of the hardware prefetchers' reach; a tile's worth at a time
+ * keeps them spread out). */
+static void precompute(const struct dir *dr, const struct tile *tl, struct chunk *ch)
+{
+  const size_t nt = ch->nt, N = dr->N;
+  for (size_t t = 0; t < ch->next_nt; t++) {
+    const size_t q = ch->next[t];
+    _mm_prefetch((const char *)(dr->dt + (q * VSS_K + (size_t)dr->k) * dr->Di + tl->d0), _MM_HINT_T0);
+    _mm_prefetch((const char *)(dr->u + q * dr->Di + tl->d0), _MM_HINT_T0);
+    _mm_prefetch((const char *)(dr->y + q * dr->Di + tl->d0), _MM_HINT_T0);
+    if (tl->i == 0) _mm_prefetch((const char *)(dr->bc + q * VSS_K * dr->G), _MM_HINT_T0);
+  }
+  const float *bias = dr->bias + tl->i * TILE, *D = dr->D + tl->i * TILE;
+  for (size_t t = 0; t < nt; t++) {
+    const size_t p = ch->pos[t];
+    const float *dt = dr->dt + (p * VSS_K + (size_t)dr->k) * dr->Di + tl->d0;
+    const float *u = dr->u + p * dr->Di + tl->d0;
+    _mm256_storeu_ps(ch->dl[t], _mm256_add_ps(vss_avx2_load_n(dt, tl->n0),
+                                              _mm256_loadu_ps(bias)));
+    _mm256_storeu_ps(ch->dl[t] + 8, _mm256_add_ps(vss_avx2_load_n(dt + 8, tl->n1),
+                                                  _mm256_loadu_ps(bias + 8)));
+    _mm256_storeu_ps(ch->du[t], vss_avx2_load_n(u, tl->n0)); /* u, for now */
+    _mm256_storeu_ps(ch->du[t] + 8, vss_avx2_load_n(u + 8, tl->n1));
+  }
+  vss_avx2_map(nt * TILE, ch->dl[0], ch->dl[0], vss_avx2_softplus_n);
+  for (size_t t = 0; t < nt; t++)
+    for (size_t v = 0; v < TILE; v += 8) {
+      const __m256 dl = _mm256_loadu_ps(ch->dl[t] + v), u = _mm256_loadu_ps(ch->du[t] + v);
+      _mm256_storeu_ps(ch->ys[t] + v, _mm256_mul_ps(_mm256_loadu_ps(D + v), u));
+      _mm256_storeu_ps(ch->du[t] + v, _mm256_mul_ps(dl, u));
+    }
+  /* the decay factors, with the cheaper exp2 when all of them are normal */
+  const float *A2 = dr->A2 + tl->i * N * TILE;
+  if (deltas_below(ch, dr->dl_max[tl->i])) da_chunk(1, A2, ch, N, dr->dA);
+  else da_chunk(0, A2, ch, N, dr->dA);
+}
+
+/* States [n0, n0 + ng) of vector v of the tile over the chunk's steps,
+ * their state in ng registers all along (ng <= 8, a constant):
+ *     h[n] = dA[t][n] h[n] + (delta u)[t] B_t[n],   ys[t] += C_t[n] h[n]
+ * 3 FMA-unit ops per state and step; the ng-long sum of a step is one
+ * chain, but the steps' sums are independent of each other. */
+VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
+                                 struct chunk *ch, size_t N, size_t v, size_t n0, int ng)
+{
+  float *hp = dr->h + (tl->i * N + n0) * TILE + v;
+  __m256 h[8];
+  VSS_AVX2_EACH(q, ng) h[q] = _mm256_loadu_ps(hp + q * TILE);
+  for (size_t t = 0; t < ch->nt; t++) {
+    const float *Bt = dr->bc + ch->pos[t] * VSS_K * dr->G + n0, *Ct = Bt + N;
+    const float *dA = dr->dA + (t * N + n0) * TILE + v;
+    const __m256 du = _mm256_loadu_ps(ch->du[t] + v);
+    __m256 acc[2] = {_mm256_loadu_ps(ch->ys[t] + v), _mm256_setzero_ps()};
+    VSS_AVX2_EACH(q, ng)
+    {
+      h[q] = _mm256_fmadd_ps(_mm256_loadu_ps(dA + q * TILE), h[q],
+                             _mm256_mul_ps(du, _mm256_broadcast_ss(Bt + q)));
+      if (q == 1) acc[1] = _mm256_mul_ps(_mm256_broadcast_ss(Ct + q), h[q]);
+      else acc[q & 1] = _mm256_fmadd_ps(_mm256_broadcast_ss(Ct + q), h[q], acc[q & 1]);
+    }
+    _mm256_storeu_ps(ch->ys[t] + v, ng > 1 ? _mm256_add_ps(acc[0], acc[1]) : acc[0]);
+  }
+  VSS_AVX2_EACH(q, ng) _mm256_storeu_ps(hp + q * TILE, h[q]);
+}
+
+/* y[p] (+)= ys for n valid lanes (n may be 0: nothing) */
+VSS_AVX2_INLINE void put_y(float *yp, __m256 ys, size_t n, int add)
+{
+  if (!n) return;
+  if (add) ys = _mm256_add_ps(vss_avx2_load_n(yp, n), ys);
+  vss_avx2_store_n(yp, ys, n);
+}
+
+/* The recurrence of tile tl over the chunk, state group by state group
+ * (8 states: 8 registers of state per vector), then the steps' outputs
+ * into y.  N is a constant in the specialised copies (16, 1), a variable
+ * in the generic one (whose last group runs state by state). */
+VSS_AVX2_INLINE void recur(const struct dir *dr, const struct tile *tl, struct chunk *ch,
+                           size_t N)
+{
+  for (size_t v = 0; v < TILE && (v == 0 || tl->n1); v += 8) {
+    size_t n0 = 0;
+    for (; n0 + 8 <= N; n0 += 8) recur_group(dr, tl, ch, N, v, n0, 8);
+    for (; n0 < N; n0++) recur_group(dr, tl, ch, N, v, n0, 1);
+  }
+  for (size_t t = 0; t < ch->nt; t++) {
+    float *yp = dr->y + ch->pos[t] * dr->Di + tl->d0;
+    put_y(yp, _mm256_loadu_ps(ch->ys[t]), tl->n0, dr->add);
+    put_y(yp + 8, _mm256_loadu_ps(ch->ys[t] + 8), tl->n1, dr->add);
+  }
+}
+
+typedef void (*recur_fn)(const struct dir *, const struct tile *, struct chunk *);
+static void recur_n16(const struct dir *dr, const struct tile *tl, struct chunk *ch)
+{
+  recur(dr, tl, ch, 16);
+}
+static void recur_n1(const struct dir *dr, const struct tile *tl, struct chunk *ch)
+{
+  recur(dr, tl, ch, 1);
+}
+static void recur_any(const struct dir *dr, const struct tile *tl, struct chunk *ch)
+{
+  recur(dr, tl, ch, dr->N);
+}
+
+/* Fills pos with the pixels of the next chunk of the walk; returns how
+ * many (0 at the end). */
+static size_t walk_chunk(const struct dir *dr, struct walk *wk, size_t L, size_t *pos)
+{
+  const size_t nt = L - wk->t < dr->nt ? L - wk->t : dr->nt;
+  for (size_t t = 0; t < nt; t++) pos[t] = walk_next(wk);
+  return nt;
+}
+
+/* One (sample, direction) pass: every tile's A', bias, D and zero state,
+ * then the walk, chunk by chunk, each chunk tile by tile. */
+static void scan_dir(struct dir *dr, const struct vss_scan_args *a)
+{
+  const size_t L = a->H * a->W, N = dr->N;
+  for (size_t i = 0; i < dr->ntile; i++) {
+    const struct tile tl = tile_of(dr, i);
+    const size_t nd = tl.n0 + tl.n1, kd = (size_t)dr->k * dr->Di + tl.d0;
+    float a2min = 0.0f;
+    int nan = 0;
+    for (size_t j = 0; j < TILE; j++) {
+      dr->bias[i * TILE + j] = j < nd ? a->dt_bias[kd + j] : 0.0f;
+      dr->D[i * TILE + j] = j < nd ? a->D[kd + j] : 0.0f;
+      for (size_t n = 0; n < N; n++) {
+        const float a2 = j < nd ? a->A[(kd + j) * N + n] * 1.44269504088896341f : 0.0f;
+        dr->A2[(i * N + n) * TILE + j] = a2;
+        a2min = a2 < a2min ? a2 : a2min;
+        nan |= a2 != a2;
+      }
+    }
+    /* delta A' >= -125 for every state when delta <= 125 / |min A'|; never
+     * for a NaN in A' (the all-normal exp2 would not keep it NaN) */
+    dr->dl_max[i] = nan ? -INFINITY : a2min < 0.0f ? -125.0f / a2min : FLT_MAX;
+  }
+  memset(dr->h, 0, dr->ntile * N * TILE * sizeof(float));
+  const recur_fn run = N == 16 ? recur_n16 : N == 1 ? recur_n1 : recur_any;
+  struct walk wk;
+  struct chunk ch;
+  walk_start(&wk, dr->k, a->H, a->W);
+  ch.next_nt = walk_chunk(dr, &wk, L, ch.next);
+  while (ch.next_nt) {
+    ch.nt = ch.next_nt;
+    memcpy(ch.pos, ch.next, ch.nt * sizeof *ch.pos);
+    ch.next_nt = walk_chunk(dr, &wk, L, ch.next);
+    for (size_t i = 0; i < dr->ntile; i++) {
+      const struct tile tl = tile_of(dr, i);
+      precompute(dr, &tl, &ch);
+      run(dr, &tl, &ch);
+    }
+  }
+}
+
+void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a)
+{
+  static const int merge_order[VSS_K] = {0, 2, 1, 3}; /* v0's, as ref */
+  const size_t L = a->H * a->W, Di = a->Di, N = a->N, G = a->R + 2 * N;
+  const size_t ntile = (Di + TILE - 1) / TILE, tN = ntile * N * TILE;
+  /* steps per chunk: as many as keep a tile's decay factors in DA_FLOATS */
+  size_t nt = DA_FLOATS / (N * TILE);
+  nt = nt < 1 ? 1 : nt > CHUNK ? CHUNK : nt;
+  const size_t nfloats = 2 * tN + 2 * ntile * TILE + ntile + nt * N * TILE;
+  float *mem = malloc(nfloats * sizeof *mem);
+  if (!mem) {
+    fprintf(stderr, "vss_ssm_scan__avx2: out of memory (%zu floats of state)\n", nfloats);
+    abort();
+  }
+  for (size_t b = 0; b < a->B; b++) {
+    float *y = a->y + b * L * Di;
+    int add = 0;
+    for (int m = 0; m < VSS_K; m++) {
+      const int k = merge_order[m];
+      if (!(a->dirs >> k & 1)) continue;
+      struct dir dr = {
+          .k = k, .add = add, .Di = Di, .N = N, .G = G, .ntile = ntile, .nt = nt,
+          .u = a->u + b * L * Di, .dt = a->dt + b * L * VSS_K * Di,
+          .bc = a->dbl + b * L * VSS_K * G + (size_t)k * G + a->R, .y = y,
+          .A2 = mem, .h = mem + tN, .bias = mem + 2 * tN,
+          .D = mem + 2 * tN + ntile * TILE, .dl_max = mem + 2 * tN + 2 * ntile * TILE,
+          .dA = mem + 2 * tN + 2 * ntile * TILE + ntile};
+      scan_dir(&dr, a);
+      add = 1;
+    }
+    if (!add) memset(y, 0, L * Di * sizeof *y); /* no direction selected */
+  }
+  free(mem);
+}

@@ -1,0 +1,585 @@
+/* test_variants.c - every runnable variant but ref, op by op, against ref.
+ *
+ * Generic over the variant list (include/vss/variants.inc): each test is a
+ * Check loop test over vss_variant_count(); ref itself and variants this
+ * CPU or build cannot run are passed over (the suite prints one
+ * `SKIP <variant>: <why>` line for the latter when it is built, since
+ * Check has no skip status).  Every output lives in a guarded buffer.
+ *
+ *  - linear: small-integer x, W, bias and y (|v| <= 8, K <= 3072: every
+ *    product and partial sum is an integer below 2^24, exact in fp32
+ *    whatever the order), bit-exact against ref, for the sizes around the
+ *    vector width (1, 7, 8, 9, 15, 16, 17, 25, 33), around the K block and
+ *    the row block, with strides, and every GEMM-shaped part of every shape
+ *    of bench/shapes.inc as core/block.c calls it (ref on a sample of rows:
+ *    rows are independent).  GELU stays exact too when the bias lifts every
+ *    pre-activation to >= 8, where Phi rounds to 1 (any correct GELU, ref's
+ *    erff form included, returns x); that pins where the epilogue applies
+ *    it, and the real-valued runs (unit scale, VSS_LIM_LINEAR_REORDER, plus
+ *    VSS_LIM_GELU with GELU) check that it applies it at all.
+ *  - dwconv3x3 + bias + SiLU: bit-exact through the fused SiLU by keeping
+ *    every pre-activation >= 18 (a large bias, or positive inputs when
+ *    there is none): there silu(s) = s / (1 + e^-s) rounds to s exactly
+ *    (e^-18 < 2^-25), so the outputs are the exact integer convolutions;
+ *    then real values (both SiLU branches) within VSS_LIM_VAR_DWCONV.
+ *  - layernorm, silu, gelu, softplus, gate: real inputs (sweeps through the
+ *    interesting ranges), against ref within the VSS_LIM_VAR_* rows, in
+ *    place and out of place.
+ *  - the selective scan: odd shapes (H or W = 1, Di = 1, 7, 9, 17, N = 1,
+ *    2, 5, 16), direction masks, B = 2, extreme decays, and the real
+ *    shapes, within vss_var_scan_limits() (relative to the output's scale).
+ *  - the avx2 vector exp (when built): at most 2 ulp against double exp
+ *    over [-200, 70], subnormal results included.
+ * On failure: up to 10 bad points, the variant, the case, the seed and
+ * the line that reruns the suite.  VSS_TEST_MEASURE=1 prints every
+ * comparison's figures (how the core/tolerances.h rows were calibrated).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tolerances.h"
+#include "vss_internal.h"
+#include "vss_test.h"
+#ifdef VSS_HAVE_AVX2
+#include "../optimized/avx2/avx2_ops.h"
+#endif
+
+#define SEED 0x5eed4u
+
+/* The ops of variant i, or 0 when it is ref or cannot run here. */
+static int variant_ops(int i, struct vss_ops *ops, const char **name)
+{
+  struct vss_variant_info info;
+  ck_assert_int_eq(vss_variant_info((size_t)i, &info), 0);
+  *name = info.name;
+  if (!strcmp(info.name, "ref") || !info.runnable) return 0;
+  ck_assert_msg(vss_resolve_variant(info.name, ops, NULL) == VSS_OK, "%s: %s",
+                info.name, vss_last_error());
+  return 1;
+}
+
+/* The prologue of every test: the variant's ops (or return), ref's, and
+ * the test's random stream r. */
+#define VARIANT_OR_RETURN(ops, name, seed)   \
+  struct vss_ops ops;                        \
+  const char *name;                          \
+  if (!variant_ops(_i, &ops, &name)) return; \
+  struct vss_ops ref;                        \
+  vss_init__ref(&ref, NULL);                 \
+  struct vss_rng r;                          \
+  vss_rng_seed(&r, seed)
+
+static const size_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 25, 33};
+#define N_SIZES (sizeof sizes / sizeof sizes[0])
+
+struct shape {
+  const char *name;
+  size_t B, H, W, C, Di, N, R, hidden;
+  int has_z, conv_bias;
+};
+static const struct shape shapes[] = {
+#define SHAPE(nm, B, H, W, C, Di, N, R, hid, z, cb) {#nm, B, H, W, C, Di, N, R, hid, z, cb},
+#include "../bench/shapes.inc"
+#undef SHAPE
+};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static float *fill(float *p, size_t n, struct vss_rng *r, float lo, float hi, int ints)
+{
+  for (size_t i = 0; i < n; i++)
+    p[i] = ints ? vss_rng_int(r, (int)lo, (int)hi) : vss_rng_uniform(r, lo, hi);
+  return p;
+}
+
+/* A guarded buffer of n floats filled by fill(). */
+static float *gbuf(size_t n, struct vss_rng *r, float lo, float hi, int ints)
+{
+  return fill(vss_guarded_alloc(n), n, r, lo, hi, ints);
+}
+
+static float *copy_of(const float *p, size_t n)
+{
+  float *q = vss_guarded_alloc(n);
+  memcpy(q, p, n * sizeof *q);
+  return q;
+}
+
+/* got against exp (ref's output) within lim (vss_compare: pointwise and
+ * NMSE); lim == NULL: bit for bit. */
+static void check(const char *variant, const char *what, const float *got,
+                  const float *exp, size_t n, const struct vss_limits *lim)
+{
+  char label[256];
+  snprintf(label, sizeof label, "%s: %s (seed %#x; rerun: CK_RUN_SUITE=variants build/vss_tests)",
+           variant, what, SEED);
+  if (!lim) { /* equal values (NaN matching NaN) */
+    for (size_t i = 0; i < n; i++)
+      if (got[i] != exp[i] && !(isnan(got[i]) && isnan(exp[i])))
+        vss_assert_equal(label, got, exp, n); /* prints the bad points, fails */
+    return;
+  }
+  double *e = malloc((n ? n : 1) * sizeof *e);
+  ck_assert_ptr_nonnull(e);
+  for (size_t i = 0; i < n; i++) e[i] = exp[i];
+  struct vss_limits l = *lim;
+  if (l.nmse_max <= 0) l.nmse_max = INFINITY; /* a pointwise-only row */
+  struct vss_cmp c;
+  vss_compare(got, e, NULL, n, &l, &c);
+  free(e);
+  if (getenv("VSS_TEST_MEASURE")) /* for calibrating the limits */
+    printf("MEASURE %s %s: max|diff| %.3g max rel %.3g nmse %.3g, %.2f of the limit\n",
+           variant, what, c.max_abs, c.max_rel, c.nmse, c.worst_frac);
+  if (c.verdict == VSS_FAIL || c.verdict == VSS_MISTRUSTED) {
+    for (size_t k = 0; k < c.n_bad && k < VSS_CMP_MAX_BAD; k++)
+      fprintf(stderr, "  %s %s[%zu]: got %.9g ref %.9g\n", variant, what, c.bad_idx[k],
+              c.bad_got[k], c.bad_exp[k]);
+    ck_abort_msg("%s: %s, %zu of %zu points bad, max |diff| %.3g, nmse %.3g "
+                 "(limits atol %.3g rtol %.3g nmse %.3g)",
+                 label, vss_verdict_str(c.verdict), c.n_bad, n, c.max_abs, c.nmse,
+                 lim->atol, lim->rtol, lim->nmse_max);
+  }
+}
+
+/* ---- linear ------------------------------------------------------------- */
+
+/* One linear call: sizes, strides, flags. */
+struct lin_case {
+  size_t rows, n_out, n_in, ldx, ldy;
+  int bias, act, acc;
+};
+
+/* Runs the case through the variant (all rows) and ref (rows [r0, r0+nr)
+ * of each sample window in rsel) and compares those rows (the whole ldy
+ * row: padding columns must come back untouched). */
+static void run_linear(const char *variant, const struct vss_ops *ops,
+                       const struct vss_ops *ref, const struct lin_case *c,
+                       int exact, struct vss_rng *r, const char *what)
+{
+  const size_t nx = (c->rows - 1) * c->ldx + c->n_in, ny = c->rows * c->ldy;
+  const float ws = exact ? 8.0f : 1.0f / sqrtf((float)(c->n_in ? c->n_in : 1));
+  /* exact GELU without a bias to lift the sums: x, W in [3, 8], s >= 9 */
+  const float lo = exact && c->act == VSS_ACT_GELU && !c->bias ? 3 : -ws;
+  float *x = gbuf(nx ? nx : 1, r, exact ? (lo > 0 ? lo : -8) : -1, exact ? 8 : 1, exact);
+  float *w = gbuf(c->n_out * c->n_in + 1, r, lo, ws, exact);
+  float *b = gbuf(c->n_out, r, exact ? -8 : -1, exact ? 8 : 1, exact);
+  float *y = gbuf(ny, r, exact ? -8 : -4, exact ? 8 : 4, exact);
+  if (exact && c->act == VSS_ACT_GELU) /* every pre-activation >= 8 */
+    for (size_t o = 0; o < c->n_out; o++) b[o] += 64.0f * (float)c->n_in + 16.0f;
+  float *yr = copy_of(y, ny);
+
+  struct vss_linear lv = {{c->n_out, c->n_in, w, c->bias ? b : NULL, c->act, c->acc}, NULL, NULL};
+  struct vss_linear lr = lv;
+  ck_assert_int_eq(ops->linear_prepare(&lv), 0);
+  ck_assert_int_eq(ref->linear_prepare(&lr), 0);
+  ops->linear(&lv, c->rows, x, c->ldx, y, c->ldy);
+  /* ref on the first, a middle and the last rows (rows are independent):
+   * three disjoint windows, or all rows when they are few */
+  const size_t win = 13, nwin = c->rows >= 4 * win ? 3 : 1;
+  const size_t starts[3] = {0, c->rows / 2, c->rows - win};
+  const struct vss_limits real = c->act == VSS_ACT_GELU
+      ? (struct vss_limits){VSS_LIM_LINEAR_REORDER.atol + VSS_LIM_GELU.atol,
+                            VSS_LIM_LINEAR_REORDER.rtol + VSS_LIM_GELU.rtol, 0.0}
+      : VSS_LIM_LINEAR_REORDER;
+  char msg[160];
+  for (size_t s = 0; s < nwin; s++) {
+    const size_t r0 = nwin == 1 ? 0 : starts[s], nr = nwin == 1 ? c->rows : win;
+    ref->linear(&lr, nr, x + r0 * c->ldx, c->ldx, yr + r0 * c->ldy, c->ldy);
+    snprintf(msg, sizeof msg, "%s rows %zu..%zu (%zu x %zu <- %zu, ldx %zu, ldy %zu, bias %d, act %d, acc %d)",
+             what, r0, r0 + nr, c->rows, c->n_out, c->n_in, c->ldx, c->ldy, c->bias, c->act, c->acc);
+    check(variant, msg, y + r0 * c->ldy, yr + r0 * c->ldy, nr * c->ldy, exact ? NULL : &real);
+  }
+  ck_assert_msg(vss_guard_ok(y, ny), "%s: %s: wrote past y", variant, what);
+  if (lv.priv_free) lv.priv_free(lv.priv);
+  if (lr.priv_free) lr.priv_free(lr.priv);
+  vss_guarded_free(x); vss_guarded_free(w); vss_guarded_free(b);
+  vss_guarded_free(y); vss_guarded_free(yr);
+}
+
+/* Sizes around the vector width, strided, every flag combination in turn,
+ * plus K around the K block and rows around the row block. */
+START_TEST(linear_small_exact)
+{
+  VARIANT_OR_RETURN(ops, name, SEED);
+  static const size_t rows[] = {1, 5, 6, 7, 13, 33};
+  int flags = 0;
+  for (size_t i = 0; i < N_SIZES; i++)
+    for (size_t j = 0; j < N_SIZES; j++)
+      for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++, flags++) {
+        const size_t n_out = sizes[i], n_in = sizes[j];
+        const struct lin_case c = {rows[k], n_out, n_in, n_in + (flags % 3 == 0 ? 3 : 0),
+                                   n_out + (flags % 4 == 1 ? 5 : 0), flags & 1,
+                                   (flags >> 1) % 3 == 2 ? VSS_ACT_GELU : VSS_ACT_NONE,
+                                   (flags >> 2) & 1};
+        run_linear(name, &ops, &ref, &c, 1, &r, "small");
+      }
+  static const size_t kk[] = {255, 256, 257, 600, 1024};
+  for (size_t j = 0; j < sizeof kk / sizeof kk[0]; j++)
+    for (int f = 0; f < 4; f++) {
+      const struct lin_case c = {95 + (size_t)f, 17 + 16 * (size_t)f, kk[j], kk[j] + 1, 40 + 16 * (size_t)f,
+                                 f & 1, f == 2 ? VSS_ACT_GELU : VSS_ACT_NONE, f >= 1};
+      run_linear(name, &ops, &ref, &c, 1, &r, "K block");
+    }
+}
+END_TEST
+
+/* The linears core/block.c runs for shape s, with its strides. */
+static size_t block_linears(const struct shape *s, struct lin_case c[6])
+{
+  const size_t M = s->B * s->H * s->W, C = s->C, Di = s->Di, Dz = s->has_z ? 2 * Di : Di;
+  const size_t Dbl = VSS_K * (s->R + 2 * s->N), Hd = s->hidden;
+  size_t n = 0;
+  c[n++] = (struct lin_case){M, Dz, C, C, Dz, 0, VSS_ACT_NONE, 0};          /* in_proj */
+  c[n++] = (struct lin_case){M, Dbl, Di, Di, Dbl, 0, VSS_ACT_NONE, 0};      /* x_proj */
+  c[n++] = (struct lin_case){M, Di, s->R, Dbl, VSS_K * Di, 0, VSS_ACT_NONE, 0}; /* dt_proj */
+  c[n++] = (struct lin_case){M, C, Di, Di, C, 0, VSS_ACT_NONE, 1};          /* out_proj */
+  if (Hd) {
+    c[n++] = (struct lin_case){M, Hd, C, C, Hd, 1, VSS_ACT_GELU, 0};        /* fc1 */
+    c[n++] = (struct lin_case){M, C, Hd, Hd, C, 1, VSS_ACT_NONE, 1};        /* fc2 */
+  }
+  return n;
+}
+
+START_TEST(linear_shapes)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 1);
+  static const char *const part[6] = {"in_proj", "x_proj", "dt_proj", "out_proj", "fc1", "fc2"};
+  char what[64];
+  for (size_t s = 0; s < N_SHAPES; s++) {
+    struct lin_case c[6];
+    const size_t n = block_linears(&shapes[s], c);
+    for (size_t p = 0; p < n; p++)
+      for (int exact = 1; exact >= 0; exact--) {
+        snprintf(what, sizeof what, "%s/%s/%s", shapes[s].name, part[p], exact ? "exact" : "real");
+        run_linear(name, &ops, &ref, &c[p], exact, &r, what);
+      }
+  }
+}
+END_TEST
+
+/* ---- dwconv3x3 ---------------------------------------------------------- */
+
+/* exact: integers with every pre-activation >= 18 (see the top comment) */
+static void run_dwconv(const char *variant, const struct vss_ops *ops,
+                       const struct vss_ops *ref, size_t B, size_t H, size_t W,
+                       size_t D, size_t ldx, int bias, int exact, struct vss_rng *r)
+{
+  const size_t nx = (B * H * W - 1) * ldx + D, ny = B * H * W * D;
+  float *x, *w, *b = NULL;
+  if (exact && !bias) { /* no bias to lift the sums: positive taps */
+    x = gbuf(nx, r, 18, 30, 1);
+    w = gbuf(9 * D, r, 1, 4, 1);
+  } else {
+    x = gbuf(nx, r, exact ? -8 : -2, exact ? 8 : 2, exact);
+    w = gbuf(9 * D, r, exact ? -8 : -1, exact ? 8 : 1, exact);
+  }
+  if (bias) {
+    b = gbuf(D, r, exact ? -8 : -1, exact ? 8 : 1, exact);
+    if (exact) /* |taps| <= 9 * 64 = 576 */
+      for (size_t d = 0; d < D; d++) b[d] += 600.0f;
+  }
+  float *y = vss_guarded_alloc(ny), *yr = vss_guarded_alloc(ny);
+  ops->dwconv3x3(B, H, W, D, x, ldx, w, b, y);
+  ref->dwconv3x3(B, H, W, D, x, ldx, w, b, yr);
+  char what[128];
+  snprintf(what, sizeof what, "dwconv B=%zu H=%zu W=%zu D=%zu ldx=%zu bias %d %s", B, H, W,
+           D, ldx, bias, exact ? "exact" : "real");
+  const struct vss_limits lim = VSS_LIM_VAR_DWCONV;
+  check(variant, what, y, yr, ny, exact ? NULL : &lim);
+  ck_assert_msg(vss_guard_ok(y, ny), "%s: %s: wrote past y", variant, what);
+  vss_guarded_free(x); vss_guarded_free(w); vss_guarded_free(y); vss_guarded_free(yr);
+  if (b) vss_guarded_free(b);
+}
+
+START_TEST(dwconv_small)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 2);
+  static const size_t hw[][2] = {{1, 1}, {1, 5}, {5, 1}, {2, 2}, {3, 4}, {6, 5}};
+  int f = 0;
+  for (size_t i = 0; i < sizeof hw / sizeof hw[0]; i++)
+    for (size_t d = 0; d < N_SIZES; d++, f++)
+      for (int exact = 1; exact >= 0; exact--)
+        run_dwconv(name, &ops, &ref, 1 + (size_t)(f & 1), hw[i][0], hw[i][1], sizes[d],
+                   sizes[d] + (f % 3 ? 0 : 5), f % 4 != 3, exact, &r);
+}
+END_TEST
+
+START_TEST(dwconv_shapes)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 3);
+  for (size_t s = 0; s < N_SHAPES; s++) {
+    const struct shape *sh = &shapes[s];
+    const size_t ldx = sh->has_z ? 2 * sh->Di : sh->Di; /* the driver's xz */
+    for (int exact = 1; exact >= 0; exact--)
+      run_dwconv(name, &ops, &ref, sh->B, sh->H, sh->W, sh->Di, ldx, sh->conv_bias, exact, &r);
+  }
+}
+END_TEST
+
+/* ---- layernorm, gate ------------------------------------------------------ */
+
+START_TEST(layernorm_rows)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 4);
+  static const size_t dims[] = {1, 7, 8, 9, 15, 16, 17, 25, 33, 96, 192, 384, 768, 1024};
+  const struct vss_limits lim = VSS_LIM_VAR_LAYERNORM;
+  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+    const size_t dim = dims[i], rows = 37, ldx = dim + (i & 1) * 3, ldy = dim + (i & 2);
+    const size_t nx = (rows - 1) * ldx + dim, ny = (rows - 1) * ldy + dim;
+    float *x = vss_guarded_alloc(nx), *g = gbuf(dim, &r, 0.5f, 1.5f, 0),
+          *b = gbuf(dim, &r, -0.5f, 0.5f, 0);
+    for (size_t k = 0; k < nx; k++) /* rows of mixed scale and offset */
+      x[k] = vss_rng_normal(&r) * (float)(1 + k / ldx % 4) + (float)(k / ldx % 3) - 1.0f;
+    float *y = gbuf(ny, &r, -1, 1, 0), *yr = copy_of(y, ny);
+    ops.layernorm(rows, dim, x, ldx, g, b, 1e-5f, y, ldy);
+    ref.layernorm(rows, dim, x, ldx, g, b, 1e-5f, yr, ldy);
+    char what[64];
+    snprintf(what, sizeof what, "layernorm dim %zu", dim);
+    check(name, what, y, yr, ny, &lim); /* padding columns untouched too */
+    ck_assert(vss_guard_ok(y, ny));
+    vss_guarded_free(x); vss_guarded_free(g); vss_guarded_free(b);
+    vss_guarded_free(y); vss_guarded_free(yr);
+  }
+}
+END_TEST
+
+START_TEST(gate_rows)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 5);
+  const struct vss_limits lim = VSS_LIM_VAR_GATE;
+  for (size_t i = 0; i < N_SIZES; i++) {
+    const size_t dim = sizes[i], rows = 11, ldz = 2 * dim + 1, nz = (rows - 1) * ldz + dim;
+    float *z = gbuf(nz, &r, -12, 12, 0), *y = gbuf(rows * dim, &r, -3, 3, 0);
+    float *yr = copy_of(y, rows * dim);
+    ops.gate(rows, dim, y, z, ldz);
+    ref.gate(rows, dim, yr, z, ldz);
+    check(name, "gate", y, yr, rows * dim, &lim);
+    ck_assert(vss_guard_ok(y, rows * dim));
+    vss_guarded_free(z); vss_guarded_free(y); vss_guarded_free(yr);
+  }
+}
+END_TEST
+
+/* ---- unary ops ------------------------------------------------------------ */
+
+/* x: a sweep of [lo, hi] with random jitter, plus edge values at the start. */
+static float *sweep(size_t n, float lo, float hi, struct vss_rng *r)
+{
+  static const float edge[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 20.0f, 20.000002f,
+                               -88.0f, -90.0f, -104.0f, 80.0f};
+  float *x = vss_guarded_alloc(n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = i < sizeof edge / sizeof edge[0] ? edge[i]
+                                          : lo + (hi - lo) * ((float)i + vss_rng_uniform(r, 0, 1)) / (float)n;
+  return x;
+}
+
+static void run_unary(const char *variant, const char *what, vss_unary_fn fn,
+                      vss_unary_fn fref, float lo, float hi, const struct vss_limits *lim,
+                      struct vss_rng *r)
+{
+  static const size_t ns[] = {1, 7, 8, 9, 15, 16, 17, 25, 33, 100003};
+  for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+    const size_t n = ns[k];
+    float *x = sweep(n, lo, hi, r), *y = vss_guarded_alloc(n), *yr = vss_guarded_alloc(n);
+    fn(n, x, y);
+    fref(n, x, yr);
+    check(variant, what, y, yr, n, lim);
+    float *in = copy_of(x, n); /* in place gives the same */
+    fn(n, in, in);
+    check(variant, "in place", in, y, n, NULL);
+    ck_assert(vss_guard_ok(y, n) && vss_guard_ok(in, n));
+    vss_guarded_free(x); vss_guarded_free(y); vss_guarded_free(yr); vss_guarded_free(in);
+  }
+}
+
+START_TEST(silu_sweep)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 6);
+  const struct vss_limits lim = VSS_LIM_VAR_SILU;
+  run_unary(name, "silu", ops.silu, ref.silu, -30, 30, &lim, &r);
+}
+END_TEST
+
+START_TEST(gelu_sweep)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 11);
+  const struct vss_limits lim = VSS_LIM_VAR_GELU;
+  run_unary(name, "gelu", ops.gelu, ref.gelu, -12, 12, &lim, &r);
+}
+END_TEST
+
+START_TEST(softplus_sweep)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 12);
+  const struct vss_limits lim = VSS_LIM_VAR_SOFTPLUS;
+  run_unary(name, "softplus", ops.softplus, ref.softplus, -40, 40, &lim, &r);
+}
+END_TEST
+
+/* ---- selective scan ------------------------------------------------------- */
+
+struct scan_case {
+  size_t B, H, W, Di, N, R;
+  unsigned dirs;
+  float dt_lo, dt_hi; /* dt + bias range: delta from ~1e-3 to beyond 20 */
+};
+
+static void run_scan(const char *variant, const struct vss_ops *ops, const struct vss_ops *ref,
+                     const struct scan_case *c, struct vss_rng *r)
+{
+  const size_t L = c->H * c->W, M = c->B * L, G = c->R + 2 * c->N;
+  float *u = gbuf(M * c->Di, r, -2, 2, 0), *dbl = gbuf(M * VSS_K * G, r, -1, 1, 0);
+  float *dt = gbuf(M * VSS_K * c->Di, r, c->dt_lo, c->dt_hi, 0);
+  float *bias = gbuf(VSS_K * c->Di, r, -1, 1, 0), *D = gbuf(VSS_K * c->Di, r, 0.5f, 1.5f, 0);
+  float *A = vss_guarded_alloc(VSS_K * c->Di * c->N);
+  for (size_t i = 0; i < VSS_K * c->Di * c->N; i++) /* -exp(A_logs), A_logs ~ log(1..16) */
+    A[i] = -expf(vss_rng_uniform(r, 0.0f, 2.8f));
+  float *y = gbuf(M * c->Di, r, -9, 9, 0), *yr = copy_of(y, M * c->Di);
+  struct vss_scan_args a = {c->B, c->H, c->W, c->Di, c->N, c->R, u, dbl, dt, bias, A, D,
+                            c->dirs, y};
+  ops->ssm_scan(&a);
+  a.y = yr;
+  ref->ssm_scan(&a);
+  char what[128];
+  snprintf(what, sizeof what, "scan B=%zu H=%zu W=%zu Di=%zu N=%zu R=%zu dirs=%#x dt [%g, %g]",
+           c->B, c->H, c->W, c->Di, c->N, c->R, c->dirs, c->dt_lo, c->dt_hi);
+  double scale = 0;
+  for (size_t i = 0; i < M * c->Di; i++) scale = fmax(scale, fabs((double)yr[i]));
+  const struct vss_limits lim = vss_var_scan_limits(scale);
+  check(variant, what, y, yr, M * c->Di, &lim);
+  ck_assert_msg(vss_guard_ok(y, M * c->Di), "%s: %s: wrote past y", variant, what);
+  vss_guarded_free(u); vss_guarded_free(dbl); vss_guarded_free(dt); vss_guarded_free(bias);
+  vss_guarded_free(D); vss_guarded_free(A); vss_guarded_free(y); vss_guarded_free(yr);
+}
+
+/* Odd shapes, direction masks, B = 1 and 2, and decays from moderate to
+ * none (dt + bias <= -12: delta ~ 1e-6) and total (delta up to ~40, past
+ * the softplus threshold, times |A| up to 16: exp(-640), far into
+ * underflow), in turn. */
+START_TEST(scan_odd_shapes)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 7);
+  static const size_t hw[][2] = {{1, 1}, {1, 6}, {7, 1}, {3, 5}, {9, 9}};
+  static const size_t dis[] = {1, 7, 9, 16, 17, 33};
+  static const size_t ns[] = {1, 2, 16, 5};
+  static const unsigned dirs[] = {0xF, 0x1, 0x2, 0x4, 0x8, 0x5, 0xA, 0x0};
+  static const float dts[][2] = {{-6, 1}, {-20, -12}, {-3, 3}, {15, 40}, {-6, 1}};
+  int f = 0;
+  for (size_t i = 0; i < sizeof hw / sizeof hw[0]; i++)
+    for (size_t j = 0; j < sizeof dis / sizeof dis[0]; j++)
+      for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++, f++) {
+        const struct scan_case c = {1 + (size_t)(f % 3 == 0), hw[i][0], hw[i][1], dis[j], ns[k],
+                                    1 + (size_t)f % 3, dirs[f % 8], dts[f % 5][0], dts[f % 5][1]};
+        run_scan(name, &ops, &ref, &c, &r);
+      }
+}
+END_TEST
+
+START_TEST(scan_shapes)
+{
+  VARIANT_OR_RETURN(ops, name, SEED + 9);
+  for (size_t s = 0; s < N_SHAPES; s++) {
+    const struct shape *sh = &shapes[s];
+    const struct scan_case c = {sh->B, sh->H, sh->W, sh->Di, sh->N, sh->R, 0xF, -6.0f, 1.0f};
+    run_scan(name, &ops, &ref, &c, &r);
+  }
+}
+END_TEST
+
+/* ---- the avx2 vector exp -------------------------------------------------- */
+
+#ifdef VSS_HAVE_AVX2
+/* ulp of the double value e as an fp32 (subnormals: 2^-149) */
+static double ulp_f32(double e)
+{
+  int ex;
+  e = fabs(e);
+  if (e < FLT_MIN) return ldexp(1.0, -149);
+  frexp(e, &ex);
+  return ldexp(1.0, ex - 24);
+}
+
+START_TEST(avx2_exp_within_2ulp)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return; /* SKIP printed by the suite */
+  const size_t n = 2000003;
+  float *x = vss_guarded_alloc(n), *y = vss_guarded_alloc(n);
+  struct vss_rng r;
+  vss_rng_seed(&r, SEED + 10);
+  /* the scan's range [-100, 0] densely, then [-200, 70] */
+  for (size_t i = 0; i < n; i++)
+    x[i] = i < n / 2 ? -100.0f * vss_rng_uniform(&r, 0, 1)
+                     : -200.0f + 270.0f * vss_rng_uniform(&r, 0, 1);
+  x[0] = 0.0f; x[1] = -0.0f; x[2] = -87.33655f; x[3] = -103.97f; x[4] = 70.0f;
+  x[5] = -1e-8f; x[6] = -150.0f; x[7] = -INFINITY;
+  vss_expf__avx2(n, x, y);
+  double worst = 0;
+  size_t wi = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double e = exp((double)x[i]), u = fabs((double)y[i] - e) / ulp_f32(e);
+    if (u > worst) { worst = u; wi = i; }
+  }
+  ck_assert_msg(worst <= VSS_EXP_MAX_ULP, "avx2 exp: %.2f ulp at x = %.9g (got %.9g, exp %.9g)",
+                worst, x[wi], y[wi], exp((double)x[wi]));
+  float nan_in = NAN, nan_out = 0;
+  vss_expf__avx2(1, &nan_in, &nan_out);
+  ck_assert(isnan(nan_out));
+  ck_assert(vss_guard_ok(y, n));
+  vss_guarded_free(x); vss_guarded_free(y);
+}
+END_TEST
+#endif
+
+/* ---- the suite ------------------------------------------------------------ */
+
+Suite *suite_variants(void)
+{
+  Suite *s = suite_create("variants");
+  const int nv = (int)vss_variant_count();
+  int tested = 0;
+  for (int i = 0; i < nv; i++) {
+    struct vss_variant_info info;
+    vss_variant_info((size_t)i, &info);
+    if (!strcmp(info.name, "ref")) continue;
+    if (!info.runnable) printf("SKIP %s: %s\n", info.name, info.why_not);
+    else tested++;
+  }
+  if (!tested) printf("SKIP variants: no runnable variant but ref in this build\n");
+
+  TCase *lin = tcase_create("linear"), *conv = tcase_create("dwconv"),
+        *rows = tcase_create("rows"), *act = tcase_create("unary"),
+        *scan = tcase_create("scan");
+  tcase_set_timeout(lin, 300);
+  tcase_set_timeout(conv, 120);
+  tcase_set_timeout(scan, 300);
+  tcase_add_loop_test(lin, linear_small_exact, 0, nv);
+  tcase_add_loop_test(lin, linear_shapes, 0, nv);
+  tcase_add_loop_test(conv, dwconv_small, 0, nv);
+  tcase_add_loop_test(conv, dwconv_shapes, 0, nv);
+  tcase_add_loop_test(rows, layernorm_rows, 0, nv);
+  tcase_add_loop_test(rows, gate_rows, 0, nv);
+  tcase_add_loop_test(act, silu_sweep, 0, nv);
+  tcase_add_loop_test(act, gelu_sweep, 0, nv);
+  tcase_add_loop_test(act, softplus_sweep, 0, nv);
+  tcase_add_loop_test(scan, scan_odd_shapes, 0, nv);
+  tcase_add_loop_test(scan, scan_shapes, 0, nv);
+#ifdef VSS_HAVE_AVX2
+  {
+    const char *why;
+    if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) printf("SKIP avx2 exp sweep: %s\n", why);
+    tcase_add_test(act, avx2_exp_within_2ulp);
+  }
+#endif
+  suite_add_tcase(s, lin);
+  suite_add_tcase(s, conv);
+  suite_add_tcase(s, rows);
+  suite_add_tcase(s, act);
+  suite_add_tcase(s, scan);
+  return s;
+}
