@@ -119,8 +119,27 @@ static inline struct vss_limits vss_stage_limits(double max_abs_exp)
 #define VSS_MISTRUST_FRAC 0.5
 
 /* ==================================================================== */
+/* linear with reordered sums (issue #5, tests/test_xsmm.c).  Added by    */
+/* the libxsmm variant.                                                  */
+/* ==================================================================== */
+
+/* An fp32 linear that sums in another order (blocked JIT kernels, FMA,
+ * split K) against ref's sequential loop, on unit-scale real inputs:
+ * x, bias ~ U(-1, 1), W ~ U(+-1/sqrt K) (PyTorch's init scale), the
+ * accumulated y ~ U(-4, 4) (a residual stream), K <= 3072, so |y| <= ~6.
+ * Each side is within ~sqrt(K) ulps of the double sum; measured max
+ * |xsmm - ref| over every part of bench/shapes.inc and odd sizes:
+ * 1.43e-6 (AVX-512 kernels), 9.5e-7 (AVX2), 4.8e-7 (plain-C fallback).
+ * Limit: 2x the largest.  It catches the subtle bug it was made for: an
+ * accumulation done as y += x W^T by beta = 1 kernels, which rounds every
+ * product at y's scale, misses it by up to 10x (out_proj, fc2); anything
+ * structural (bias, chunk, transposition) by 1e5x.  Add VSS_LIM_GELU's
+ * terms when a GELU follows. */
+#define VSS_LIM_LINEAR_REORDER ((struct vss_limits){3e-6, 0.0, 0.0})
+
+/* ==================================================================== */
 /* compare-stages: two fp32 stage dumps against each other (issue #9;     */
-/* tools/cmd_compare_stages.c).  Added by the porting work; keep last.    */
+/* tools/cmd_compare_stages.c).  Added by the porting work.              */
 /* ==================================================================== */
 
 /* `vssbench compare-stages A B` judges two dumps of the same block on the
@@ -134,7 +153,10 @@ static inline struct vss_limits vss_stage_limits(double max_abs_exp)
  * stage by O(1) of its scale, far beyond.  `--atol/--rtol/--nmse` replace
  * the policy for ports that legitimately reorder arithmetic (a GPU kernel:
  * expect ~1e-5..1e-4 relative, spec §4.5; VSS_LIM_CEILING above is the
- * ceiling).  Provisional like the stage row it doubles. */
+ * ceiling).  Measured: ref against PyTorch's fp32 (gen_golden.block_forward)
+ * on v0_tiny, v05_s2, v0_T1, v0_T4, v2_T3, v2_T4: every stage within
+ * 1.9e-6 of its scale (fc2 of v2_T4), NMSE <= 1.7e-12; ref against the
+ * avx2 and xsmm variants on v0_T1, v0_T4, v2_T4: within 1.2e-6. */
 #define VSS_CMPSTAGE_ATOL_REL (2.0 * VSS_STAGE_ATOL_REL)
 #define VSS_CMPSTAGE_NMSE (4.0 * VSS_STAGE_NMSE)
 static inline struct vss_limits vss_cmpstage_limits(double max_abs_a)
@@ -142,5 +164,62 @@ static inline struct vss_limits vss_cmpstage_limits(double max_abs_a)
   return (struct vss_limits){VSS_CMPSTAGE_ATOL_REL * max_abs_a, 0.0,
                              VSS_CMPSTAGE_NMSE};
 }
+
+/* ==================================================================== */
+/* a variant's op against ref's (issue #4, tests/test_variants.c).       */
+/* Added by the avx2 variant.  Neither side is the truth: where each is  */
+/* held to a row above against double precision, the two lie within     */
+/* twice that row of each other (triangle inequality).  A row with       */
+/* nmse_max 0 is pointwise only (its rtol already bounds the NMSE).      */
+/* linear uses VSS_LIM_EXACT / VSS_LIM_LINEAR_REORDER above.             */
+/* Measured on this project's 2-core Zen 3 (avx2, xsmm variants).        */
+/* ==================================================================== */
+
+/* layernorm: twice VSS_LIM_LAYERNORM_F32 (its NMSE four times: the rms
+ * scale doubled).  Measured on rows of 1..1024 channels, N(0, s^2) + m,
+ * s in 1..4, m in -1..1: max |diff| 2.4e-6 at |y| ~ 5 (0.14 of the limit),
+ * NMSE <= 1.0e-13. */
+#define VSS_LIM_VAR_LAYERNORM ((struct vss_limits){2e-6, 1e-6, 4e-12})
+
+/* silu, gelu, softplus: twice VSS_LIM_SILU / _GELU / _SOFTPLUS.  Measured
+ * (sweeps of [-30, 30], [-12, 12], [-40, 40]): max |diff| 4.8e-7 (silu,
+ * values up to 30), 4.8e-7 (gelu), 9.3e-10 (softplus, values near 0), all
+ * within 1 ulp of the larger value. */
+#define VSS_LIM_VAR_SILU ((struct vss_limits){2e-37, 8 * VSS_ULP1, 0.0})
+#define VSS_LIM_VAR_GELU ((struct vss_limits){1.2e-6, 8 * VSS_ULP1, 0.0})
+#define VSS_LIM_VAR_SOFTPLUS ((struct vss_limits){2e-37, 8 * VSS_ULP1, 0.0})
+
+/* gate y * silu(z): the silu row times |y| (<= 3 in the test: the atol),
+ * plus the product's own rounding on each side (1 ulp).  Measured: max
+ * |diff| 1.2e-10. */
+#define VSS_LIM_VAR_GATE ((struct vss_limits){1e-36, 9 * VSS_ULP1, 0.0})
+
+/* dwconv3x3 + bias + SiLU on real values (x in [-2, 2], w, b in [-1, 1]):
+ * the ten-term sum in another order (FMA, vectors) differs by at most
+ * 9 u sum|terms| <= 9 * 2^-24 * 19 ~ 1e-5 (the classic bound), SiLU's
+ * slope is <= 1.1, then twice the SiLU row.  Measured: max |diff| 1.9e-6
+ * (0.19 of the atol) on every shape of bench/shapes.inc.  On small
+ * integers the pre-activation is exact and the test is bit-exact. */
+#define VSS_LIM_VAR_DWCONV ((struct vss_limits){1e-5, 8 * VSS_ULP1, 0.0})
+
+/* the selective scan (with merge) on unit-scale u, B, C, delta from ~1e-6
+ * to ~40, A = -(1..16): its error follows the output's scale, so the atol
+ * is relative to max |ref| (vss_var_scan_limits).  Reordered sums (the
+ * state, C.h, the merge) and exp2 on A log2(e) against expf(delta A).
+ * Measured over odd shapes (H or W = 1, Di = 1..33, N = 1, 2, 5, 16, every
+ * direction mask, B = 2, those decays) and every shape of
+ * bench/shapes.inc: max |diff| <= 3.8e-7 of max |ref|, NMSE <= 7.4e-14.
+ * Limits: 5x both. */
+#define VSS_VAR_SCAN_ATOL_REL 2e-6
+#define VSS_VAR_SCAN_NMSE 4e-13
+static inline struct vss_limits vss_var_scan_limits(double max_abs_ref)
+{
+  return (struct vss_limits){VSS_VAR_SCAN_ATOL_REL * max_abs_ref, 0.0, VSS_VAR_SCAN_NMSE};
+}
+
+/* The avx2 vector exp (optimized/avx2/avx2_util.h) against double exp,
+ * in ulps of the fp32 result (an ulp of a subnormal is 2^-149), over
+ * [-200, 70]: measured 1.15 (degree-6 polynomial). */
+#define VSS_EXP_MAX_ULP 2.0
 
 #endif
