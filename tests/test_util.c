@@ -111,6 +111,25 @@ const char *vss_test_write(const char *name, const void *data, size_t n)
   return path;
 }
 
+const char *vss_test_copy_meta(const char *src, const char *name,
+                               const char *const *meta)
+{
+  vss_st *f;
+  ck_assert_msg(vss_st_open(src, &f) == VSS_OK, "%s", vss_last_error());
+  const size_t n = vss_st_count(f);
+  struct vss_st_out *t = calloc(n, sizeof *t);
+  ck_assert_ptr_nonnull(t);
+  for (size_t i = 0; i < n; i++) {
+    const struct vss_tensor *s = vss_st_at(f, i);
+    t[i] = (struct vss_st_out){s->name, s->dtype, s->ndim, s->shape, s->data};
+  }
+  const char *path = vss_test_path(name);
+  ck_assert_msg(vss_st_write(path, t, n, meta) == VSS_OK, "%s", vss_last_error());
+  free(t);
+  vss_st_close(f);
+  return path;
+}
+
 void vss_assert_close(const char *what, const float *got, const float *exp,
                       size_t n, double atol, double rtol)
 {
@@ -137,3 +156,10 @@ void vss_assert_equal(const char *what, const float *got, const float *exp,
 {
   vss_assert_close(what, got, exp, n, 0.0, 0.0);
 }
+
+const struct shape bench_shapes[] = {
+#define SHAPE(nm, B, H, W, C, Di, N, R, hid, z, cb) {#nm, B, H, W, C, Di, N, R, hid, z, cb},
+#include "../bench/shapes.inc"
+#undef SHAPE
+};
+const size_t N_BENCH_SHAPES = sizeof bench_shapes / sizeof bench_shapes[0];

@@ -75,17 +75,6 @@ static int variant_ops(int i, struct vss_ops *ops, const char **name)
 static const size_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 25, 33};
 #define N_SIZES (sizeof sizes / sizeof sizes[0])
 
-struct shape {
-  const char *name;
-  size_t B, H, W, C, Di, N, R, hidden;
-  int has_z, conv_bias;
-};
-static const struct shape shapes[] = {
-#define SHAPE(nm, B, H, W, C, Di, N, R, hid, z, cb) {#nm, B, H, W, C, Di, N, R, hid, z, cb},
-#include "../bench/shapes.inc"
-#undef SHAPE
-};
-#define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -249,12 +238,12 @@ START_TEST(linear_shapes)
   VARIANT_OR_RETURN(ops, name, SEED + 1);
   static const char *const part[6] = {"in_proj", "x_proj", "dt_proj", "out_proj", "fc1", "fc2"};
   char what[64];
-  for (size_t s = 0; s < N_SHAPES; s++) {
+  for (size_t s = 0; s < N_BENCH_SHAPES; s++) {
     struct lin_case c[6];
-    const size_t n = block_linears(&shapes[s], c);
+    const size_t n = block_linears(&bench_shapes[s], c);
     for (size_t p = 0; p < n; p++)
       for (int exact = 1; exact >= 0; exact--) {
-        snprintf(what, sizeof what, "%s/%s/%s", shapes[s].name, part[p], exact ? "exact" : "real");
+        snprintf(what, sizeof what, "%s/%s/%s", bench_shapes[s].name, part[p], exact ? "exact" : "real");
         run_linear(name, &ops, &ref, &c[p], exact, &r, what);
       }
   }
@@ -311,8 +300,8 @@ END_TEST
 START_TEST(dwconv_shapes)
 {
   VARIANT_OR_RETURN(ops, name, SEED + 3);
-  for (size_t s = 0; s < N_SHAPES; s++) {
-    const struct shape *sh = &shapes[s];
+  for (size_t s = 0; s < N_BENCH_SHAPES; s++) {
+    const struct shape *sh = &bench_shapes[s];
     const size_t ldx = sh->has_z ? 2 * sh->Di : sh->Di; /* the driver's xz */
     for (int exact = 1; exact >= 0; exact--)
       run_dwconv(name, &ops, &ref, sh->B, sh->H, sh->W, sh->Di, ldx, sh->conv_bias, exact, &r);
@@ -483,8 +472,8 @@ END_TEST
 START_TEST(scan_shapes)
 {
   VARIANT_OR_RETURN(ops, name, SEED + 9);
-  for (size_t s = 0; s < N_SHAPES; s++) {
-    const struct shape *sh = &shapes[s];
+  for (size_t s = 0; s < N_BENCH_SHAPES; s++) {
+    const struct shape *sh = &bench_shapes[s];
     const struct scan_case c = {sh->B, sh->H, sh->W, sh->Di, sh->N, sh->R, 0xF, -6.0f, 1.0f};
     run_scan(name, &ops, &ref, &c, &r);
   }
@@ -534,6 +523,36 @@ START_TEST(avx2_exp_within_2ulp)
   vss_guarded_free(x); vss_guarded_free(y);
 }
 END_TEST
+
+/* the scan's decay-factor exp2 over its domain [-125, 101] */
+START_TEST(avx2_exp2_scan_within_2ulp)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
+  const size_t n = 2000003;
+  float *x = vss_guarded_alloc(n), *y = vss_guarded_alloc(n);
+  struct vss_rng r;
+  vss_rng_seed(&r, SEED + 11);
+  /* the decays' range [-30, 0] densely, then the whole domain */
+  for (size_t i = 0; i < n; i++)
+    x[i] = i < n / 2 ? -30.0f * vss_rng_uniform(&r, 0, 1)
+                     : -125.0f + 226.0f * vss_rng_uniform(&r, 0, 1);
+  x[0] = 0.0f; x[1] = -0.0f; x[2] = -125.0f; x[3] = 101.0f; x[4] = -124.587189f;
+  x[5] = -1e-8f; x[6] = -0.0625f; x[7] = 0.0625f; x[8] = -0.9375f;
+  vss_exp2f_scan__avx2(n, x, y);
+  double worst = 0;
+  size_t wi = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double e = exp2((double)x[i]), u = fabs((double)y[i] - e) / ulp_f32(e);
+    if (u > worst) { worst = u; wi = i; }
+  }
+  ck_assert_msg(worst <= VSS_EXP2_TAB_MAX_ULP,
+                "avx2 scan exp2: %.2f ulp at z = %.9g (got %.9g, exp2 %.9g)", worst, x[wi],
+                y[wi], exp2((double)x[wi]));
+  ck_assert(vss_guard_ok(y, n));
+  vss_guarded_free(x); vss_guarded_free(y);
+}
+END_TEST
 #endif
 
 /* ---- the suite ------------------------------------------------------------ */
@@ -574,6 +593,7 @@ Suite *suite_variants(void)
     const char *why;
     if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) printf("SKIP avx2 exp sweep: %s\n", why);
     tcase_add_test(act, avx2_exp_within_2ulp);
+    tcase_add_test(act, avx2_exp2_scan_within_2ulp);
   }
 #endif
   suite_add_tcase(s, lin);

@@ -34,17 +34,6 @@
 
 /* ---- the cases ---------------------------------------------------------- */
 
-struct shape {
-  const char *name;
-  size_t B, H, W, C, Di, N, R, hidden;
-  int has_z, conv_bias;
-};
-static const struct shape shapes[] = {
-#define SHAPE(nm, B, H, W, C, Di, N, R, hid, z, cb) {#nm, B, H, W, C, Di, N, R, hid, z, cb},
-#include "../bench/shapes.inc"
-#undef SHAPE
-};
-#define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
 /* One linear call: the descriptor's sizes and flags, and the strides and
  * offsets the driver calls it with (dt_proj: direction k reads column
@@ -166,7 +155,7 @@ static void check_case(const struct lcase *c, size_t rows, int exact, uint64_t s
 
 static void shape_part(int i, int exact)
 {
-  const struct shape *s = &shapes[i / N_PART];
+  const struct shape *s = &bench_shapes[i / N_PART];
   struct lcase c = part_case(s, i % N_PART);
   if (!c.n_out) return; /* no MLP in this shape */
   if (exact && c.act == VSS_ACT_GELU) c.act = VSS_ACT_NONE;
@@ -379,8 +368,8 @@ Suite *suite_xsmm(void)
   init_ops();
   TCase *tc = tcase_create("xsmm");
   tcase_set_timeout(tc, 60);
-  tcase_add_loop_test(tc, shapes_exact, 0, (int)(N_SHAPES * N_PART));
-  tcase_add_loop_test(tc, shapes_real, 0, (int)(N_SHAPES * N_PART));
+  tcase_add_loop_test(tc, shapes_exact, 0, (int)(N_BENCH_SHAPES * N_PART));
+  tcase_add_loop_test(tc, shapes_real, 0, (int)(N_BENCH_SHAPES * N_PART));
   tcase_add_loop_test(tc, odd_exact, 0, (int)(N_ODD * N_ODD_ROWS));
   tcase_add_loop_test(tc, odd_real, 0, (int)(N_ODD * N_ODD_ROWS));
   tcase_add_test(tc, strides);

@@ -34,6 +34,11 @@ const char *vss_test_tmpdir(void);
  * rotation: valid for the next 8 calls). */
 const char *vss_test_write(const char *name, const void *data, size_t n);
 const char *vss_test_path(const char *name);
+/* Copies safetensors file src to tmpdir/name with the tensors as they are
+ * and __metadata__ meta instead of src's (NULL or a NULL-terminated key,
+ * value, ... list); returns the path as vss_test_path does. */
+const char *vss_test_copy_meta(const char *src, const char *name,
+                               const char *const *meta);
 
 /* Compares n floats; on failure prints up to 10 points with index, both
  * values and the limits, then the summary, and fails the test. */
@@ -41,5 +46,14 @@ void vss_assert_close(const char *what, const float *got, const float *exp,
                       size_t n, double atol, double rtol);
 void vss_assert_equal(const char *what, const float *got, const float *exp,
                       size_t n);
+
+/* The benchmark shapes (bench/shapes.inc), for tests at real sizes. */
+struct shape {
+  const char *name;
+  size_t B, H, W, C, Di, N, R, hidden;
+  int has_z, conv_bias;
+};
+extern const struct shape bench_shapes[];
+extern const size_t N_BENCH_SHAPES;
 
 #endif

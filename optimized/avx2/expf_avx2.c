@@ -8,3 +8,10 @@ void vss_expf__avx2(size_t n, const float *x, float *y)
 {
   vss_avx2_map(n, x, y, vss_avx2_exp_n);
 }
+
+/* y[i] = 2^x[i] with the scan's table exp2 (vss_avx2_exp2_tab_n), for
+ * x in [-125, 101] only. */
+void vss_exp2f_scan__avx2(size_t n, const float *x, float *y)
+{
+  vss_avx2_map(n, x, y, vss_avx2_exp2_tab_n);
+}

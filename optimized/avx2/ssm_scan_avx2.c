@@ -16,7 +16,9 @@
  *     work: N exps per channel and step, 12-14 vector ops each), in
  *     lockstep groups of vectors (avx2_util.h) into an in-cache buffer
  *     (<= 16 KiB); when every delta of the chunk keeps delta A' >= -125,
- *     the exps take the cheaper all-normal form (bit for bit the same);
+ *     the exps take the cheaper table form vss_avx2_exp2_tab_n (normal
+ *     results only: 4 FMA-unit ops instead of 6; measured 8% of the v0
+ *     scan), else the general one (gradual underflow);
  *  2. runs the recurrence over them, groups of 8 states at a time whose
  *     state stays in registers for the whole chunk, 3 FMA-unit ops per
  *     state and vector:
@@ -33,10 +35,13 @@
  * allocated once per call (printing a line and aborting if that fails, as
  * ref does).
  *
- * Accuracy: 2^(delta A') is within 0.95 ulp of 2^z for the rounded
- * z = delta*A' (measured over every float z in [-151, 101], subnormal
- * results included; e^x on the same core, vss_expf__avx2: 1.18 ulp, held
- * to 2 by tests/test_variants.c), which differs from ref's expf(delta*A)
+ * Accuracy: 2^(delta A') is within 1.28 ulp of 2^z for the rounded
+ * z = delta*A' on the table path (z in [-125, 0], measured over every
+ * float z in [-125, 101]; held to VSS_EXP2_TAB_MAX_ULP = 2 by
+ * tests/test_variants.c through vss_exp2f_scan__avx2) and within 0.95 ulp
+ * on the general path (every float z in [-151, 101], subnormal results
+ * included; e^x on the same core, vss_expf__avx2: 1.18 ulp, held to 2 by
+ * tests/test_variants.c), which differs from ref's expf(delta*A)
  * by the rounding of A' (relative 2^-24 of the exponent, like the rounding
  * of delta*A that ref already has); sums are reordered.  Both stay far
  * inside the tests' variant-vs-ref limit (core/tolerances.h).
@@ -45,7 +50,8 @@
  * delta A log2(e) <= 101 (the exp2's range).
  *
  * Paths: N = 16 and N = 1 are compiled with N constant (unrolled state
- * loop); any other N runs the same code with N at run time.  A tile of
+ * loop; N = 1 runs both vectors of a tile in one loop, two independent
+ * chains); any other N runs the same code with N at run time.  A tile of
  * Di % 16 channels is handled by masked loads/stores; its padding lanes
  * compute on zeros (finite) and are never stored.
  */
@@ -159,6 +165,30 @@ VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *c
   struct da_walk dw = {0, 0, 2 * N};
   const size_t nv = ch->nt * dw.nj;
   size_t i = 0;
+  if (dw.nj % DA_V == 0) { /* whole groups per step: no walk */
+    for (size_t t = 0; t < ch->nt; t++) {
+      const __m256 dl[2] = {_mm256_loadu_ps(ch->dl[t]), _mm256_loadu_ps(ch->dl[t] + 8)};
+      for (size_t j = 0; j < dw.nj; j += DA_V, i += DA_V) {
+        __m256 z[DA_V];
+        VSS_AVX2_EACH(q, DA_V) z[q] = _mm256_mul_ps(dl[q & 1], _mm256_loadu_ps(A2 + 8 * (j + q)));
+        if (normal) vss_avx2_exp2_tab_n(DA_V, z);
+        else vss_avx2_exp2_scan_n(DA_V, z);
+        VSS_AVX2_EACH(q, DA_V) _mm256_storeu_ps(dA + 8 * (i + q), z[q]);
+      }
+    }
+    return;
+  }
+  if (dw.nj == 2) { /* N = 1: DA_V / 2 steps per group */
+    const __m256 a[2] = {_mm256_loadu_ps(A2), _mm256_loadu_ps(A2 + 8)};
+    for (; i + DA_V <= nv; i += DA_V) {
+      __m256 z[DA_V];
+      VSS_AVX2_EACH(q, DA_V) z[q] = _mm256_mul_ps(_mm256_loadu_ps((const float *)ch->dl + 8 * (i + q)), a[q & 1]);
+      if (normal) vss_avx2_exp2_tab_n(DA_V, z);
+      else vss_avx2_exp2_scan_n(DA_V, z);
+      VSS_AVX2_EACH(q, DA_V) _mm256_storeu_ps(dA + 8 * (i + q), z[q]);
+    }
+    dw.t = i / 2;
+  }
   for (; i + DA_V <= nv; i += DA_V) da_group(DA_V, normal, A2, ch, &dw, dA + 8 * i);
   for (; i < nv; i++) da_group(1, normal, A2, ch, &dw, dA + 8 * i);
 }
@@ -202,7 +232,7 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     _mm256_storeu_ps(ch->du[t], vss_avx2_load_n(u, tl->n0)); /* u, for now */
     _mm256_storeu_ps(ch->du[t] + 8, vss_avx2_load_n(u + 8, tl->n1));
   }
-  vss_avx2_map(nt * TILE, ch->dl[0], ch->dl[0], vss_avx2_softplus_n);
+  vss_avx2_map(nt * TILE, (float *)ch->dl, (float *)ch->dl, vss_avx2_softplus_n); /* rows 0..nt-1, flat */
   for (size_t t = 0; t < nt; t++)
     for (size_t v = 0; v < TILE; v += 8) {
       const __m256 dl = _mm256_loadu_ps(ch->dl[t] + v), u = _mm256_loadu_ps(ch->du[t] + v);
@@ -243,6 +273,26 @@ VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
   VSS_AVX2_EACH(q, ng) _mm256_storeu_ps(hp + q * TILE, h[q]);
 }
 
+/* N = 1, both vectors of the tile at once: two independent state chains
+ * (one chain alone waits on the FMA latency at every step). */
+VSS_AVX2_INLINE void recur_one2(const struct dir *dr, const struct tile *tl, struct chunk *ch)
+{
+  float *hp = dr->h + tl->i * TILE;
+  __m256 h0 = _mm256_loadu_ps(hp), h1 = _mm256_loadu_ps(hp + 8);
+  for (size_t t = 0; t < ch->nt; t++) {
+    const float *Bt = dr->bc + ch->pos[t] * VSS_K * dr->G;
+    const float *dA = dr->dA + t * TILE;
+    const __m256 b = _mm256_broadcast_ss(Bt), c = _mm256_broadcast_ss(Bt + 1);
+    h0 = _mm256_fmadd_ps(_mm256_loadu_ps(dA), h0, _mm256_mul_ps(_mm256_loadu_ps(ch->du[t]), b));
+    h1 = _mm256_fmadd_ps(_mm256_loadu_ps(dA + 8), h1,
+                         _mm256_mul_ps(_mm256_loadu_ps(ch->du[t] + 8), b));
+    _mm256_storeu_ps(ch->ys[t], _mm256_fmadd_ps(c, h0, _mm256_loadu_ps(ch->ys[t])));
+    _mm256_storeu_ps(ch->ys[t] + 8, _mm256_fmadd_ps(c, h1, _mm256_loadu_ps(ch->ys[t] + 8)));
+  }
+  _mm256_storeu_ps(hp, h0);
+  _mm256_storeu_ps(hp + 8, h1);
+}
+
 /* y[p] (+)= ys for n valid lanes (n may be 0: nothing) */
 VSS_AVX2_INLINE void put_y(float *yp, __m256 ys, size_t n, int add)
 {
@@ -258,6 +308,9 @@ VSS_AVX2_INLINE void put_y(float *yp, __m256 ys, size_t n, int add)
 VSS_AVX2_INLINE void recur(const struct dir *dr, const struct tile *tl, struct chunk *ch,
                            size_t N)
 {
+  if (N == 1 && tl->n1) { /* one state: both vectors' chains in one loop */
+    recur_one2(dr, tl, ch);
+  } else
   for (size_t v = 0; v < TILE && (v == 0 || tl->n1); v += 8) {
     size_t n0 = 0;
     for (; n0 + 8 <= N; n0 += 8) recur_group(dr, tl, ch, N, v, n0, 8);
