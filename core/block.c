@@ -13,18 +13,26 @@
  * Everything but the conv and the scan is position-wise, so it runs on all
  * B*H*W rows at once.  The stage callback path recomputes the pieces that
  * the fused path never materialises (delta, single directions, branches).
+ * Run options (vss_block_forward_ex): post_norm moves each LN after its
+ * branch (y = x + LN(out_proj(SS2D(x)))); training-mode drop_path scales
+ * each branch per sample by 0 or 1/(1-p) before its residual add (both
+ * materialise the branch instead of the fused add); layout nchw transposes
+ * x in and y out, the math in between unchanged.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vss_internal.h"
+#ifdef VSS_HAVE_OMP
+#include <omp.h> /* threads: the forward's OpenMP team size (vss_block_forward_ex) */
+#endif
 
 struct vss_block {
   struct vss_block_config cfg;
   struct vss_ops ops;
   const char *variant;
-  int threads;
+  int threads;                  /* > 0: OpenMP threads of a forward; 0: the default */
   float *wbuf;                  /* every weight, one allocation */
   struct vss_block_weights w;   /* pointers into wbuf */
   float *A;                     /* -exp(A_logs), (4Di, N), in wbuf */
@@ -206,11 +214,18 @@ const char *vss_block_variant(const vss_block *b) { return b ? b->variant : NULL
 
 /* ------------------------------------------------------------ workspace */
 
-enum { BUF_XN, BUF_XZ, BUF_U, BUF_DBL, BUF_DT, BUF_YS, BUF_HID, N_BUF };
+enum {
+  BUF_XN, BUF_XZ, BUF_U, BUF_DBL, BUF_DT, BUF_YS, BUF_HID,
+  BUF_S4, BUF_S, /* stage dumps: delta (4Di) and one direction's scan (Di) */
+  BUF_PN,        /* post_norm: the normalised branch (C) */
+  BUF_XT, BUF_YT, /* layout nchw: x and y channel-last (C) */
+  N_BUF
+};
+enum { WS_STAGES = 1, WS_POST = 2, WS_NCHW = 4 };
 
-/* Per-pixel widths of the workspace buffers (stage dumps need two more
- * scratch buffers, of width 4Di and max(Di, C)). */
-static void buf_widths(const struct vss_block_config *c, int stages, size_t wd[N_BUF + 2])
+/* Per-pixel widths of the workspace buffers; the optional ones are 0
+ * unless the run needs them (ws: WS_* bits). */
+static void buf_widths(const struct vss_block_config *c, unsigned ws, size_t wd[N_BUF])
 {
   const size_t Di = c->Di;
   wd[BUF_XN] = c->C;
@@ -220,17 +235,19 @@ static void buf_widths(const struct vss_block_config *c, int stages, size_t wd[N
   wd[BUF_DT] = VSS_K * Di;
   wd[BUF_YS] = Di;
   wd[BUF_HID] = c->mlp_hidden;
-  wd[N_BUF] = stages ? VSS_K * Di : 0;
-  wd[N_BUF + 1] = stages ? (Di > c->C ? Di : c->C) : 0;
+  wd[BUF_S4] = ws & WS_STAGES ? VSS_K * Di : 0;
+  wd[BUF_S] = ws & WS_STAGES ? Di : 0;
+  wd[BUF_PN] = ws & WS_POST ? c->C : 0;
+  wd[BUF_XT] = wd[BUF_YT] = ws & WS_NCHW ? c->C : 0;
 }
 
 /* Carves the workspace for M pixels into bufs (64-byte aligned pieces). */
-static vss_status workspace(vss_block *b, size_t M, int stages, float *bufs[N_BUF + 2])
+static vss_status workspace(vss_block *b, size_t M, unsigned ws, float *bufs[N_BUF])
 {
-  size_t wd[N_BUF + 2], per_row = 0;
+  size_t wd[N_BUF], per_row = 0;
   int ovf = 0;
-  buf_widths(&b->cfg, stages, wd);
-  for (int i = 0; i < N_BUF + 2; i++) per_row += wd[i] + 16;
+  buf_widths(&b->cfg, ws, wd);
+  for (int i = 0; i < N_BUF; i++) per_row += wd[i] + 16;
   const size_t need = vss_mul_ovf(M, per_row, &ovf);
   if (ovf || need > SIZE_MAX / sizeof(float) / 2)
     return vss_fail(VSS_ERR_NOMEM, "forward: workspace for %zu pixels overflows", M);
@@ -242,10 +259,55 @@ static vss_status workspace(vss_block *b, size_t M, int stages, float *bufs[N_BU
       return vss_fail(VSS_ERR_NOMEM, "forward: out of memory for a %zu-pixel workspace", M);
   }
   float *p = b->ws;
-  for (int i = 0; i < N_BUF + 2; i++) {
+  for (int i = 0; i < N_BUF; i++) {
     bufs[i] = p;
     p += (M * wd[i] + 15) / 16 * 16;
   }
+  return VSS_OK;
+}
+
+/* ------------------------------------------------------------ drop_path */
+
+/* One splitmix64 step (vss.h, vss_drop_mask). */
+static uint64_t splitmix64(uint64_t *state)
+{
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static vss_status check_p(const char *who, float p)
+{
+  if (!(p >= 0.0f && p < 1.0f)) /* also NaN */
+    return vss_fail(VSS_ERR_ARG, "%s: drop_path p = %g: must be in [0, 1)", who, (double)p);
+  return VSS_OK;
+}
+
+/* The factor of a kept branch, timm's 1/keep_prob. */
+static float keep_scale(float p) { return (float)(1.0 / (1.0 - (double)p)); }
+
+vss_status vss_drop_mask(size_t B, float p, uint64_t seed, float *mask)
+{
+  vss_status st = check_p("vss_drop_mask", p);
+  if (st) return st;
+  if (!mask && B) return vss_fail(VSS_ERR_ARG, "vss_drop_mask: mask is NULL");
+  const double keep = 1.0 - (double)p;
+  const float f = keep_scale(p);
+  uint64_t state = seed;
+  for (size_t k = 0; k < 2 * B; k++) {
+    const double u = (double)(splitmix64(&state) >> 11) * 0x1p-53;
+    mask[k] = u < keep ? f : 0.0f;
+  }
+  return VSS_OK;
+}
+
+/* The run's (2, B) factors into fac: the caller's keep flags, or drawn. */
+static vss_status drop_factors(const struct vss_run_opts *ro, size_t B, float *fac)
+{
+  if (!ro->keep_mask) return vss_drop_mask(B, ro->drop_path, ro->seed, fac);
+  const float f = keep_scale(ro->drop_path);
+  for (size_t k = 0; k < 2 * B; k++) fac[k] = ro->keep_mask[k] != 0.0f ? f : 0.0f;
   return VSS_OK;
 }
 
@@ -258,42 +320,92 @@ struct stager {
   int failed;
 };
 
+static void emit_shape(struct stager *s, const char *name, const float *data, int ndim,
+                       const size_t *shape)
+{
+  if (!s || !s->fn || s->failed) return;
+  if (s->fn(s->ctx, name, data, ndim, shape) != 0) s->failed = 1;
+}
+
 /* Reports a (B,H,W,d1[,d2]) stage; d2 == 0 for a 4-D one. */
 static void emit(struct stager *s, const char *name, const float *data, size_t d1, size_t d2)
 {
-  if (!s || !s->fn || s->failed) return;
+  if (!s) return;
   const size_t shape[5] = {s->B, s->H, s->W, d1, d2};
-  if (s->fn(s->ctx, name, data, d2 ? 5 : 4, shape) != 0) s->failed = 1;
+  emit_shape(s, name, data, d2 ? 5 : 4, shape);
 }
 
-static vss_status forward(vss_block *b, size_t B, size_t H, size_t W,
-                          const float *x, float *y, struct stager *sg)
+/* dst[b][j][i] = src[b][i][j] for each of B (rows x cols) matrices: NCHW
+ * to NHWC with (rows, cols) = (C, L), back with (L, C). */
+static void transpose_batch(size_t B, size_t rows, size_t cols, const float *src, float *dst)
 {
-  if (!b || !x || !y) return vss_fail(VSS_ERR_ARG, "forward: NULL argument");
-  if (!B || !H || !W)
-    return vss_fail(VSS_ERR_SHAPE, "forward: input dims B=%zu H=%zu W=%zu must be > 0", B, H, W);
-  if (x == y) return vss_fail(VSS_ERR_ARG, "forward: x and y must not alias");
-  int ovf = 0;
-  const size_t L = vss_mul_ovf(H, W, &ovf), M = vss_mul_ovf(B, L, &ovf);
-  vss_mul_ovf(vss_mul_ovf(M, b->cfg.C, &ovf), sizeof(float), &ovf);
-  if (ovf) return vss_fail(VSS_ERR_SHAPE, "forward: B*H*W*C overflows (B=%zu H=%zu W=%zu)", B, H, W);
+  for (size_t b = 0; b < B; b++, src += rows * cols, dst += rows * cols)
+    for (size_t i = 0; i < rows; i++)
+      for (size_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+}
 
+/* What one forward works with. */
+struct fwd {
+  vss_block *b;
+  size_t B, L, M;       /* samples, pixels per sample, B*L */
+  float *buf[N_BUF];
+  struct stager *sg;
+};
+
+/* The end of a residual branch: out = base + f[s] * post(lin(in)) for each
+ * sample s, where post is LN(.; nw, nb) under post_norm (nw non-NULL), else
+ * the identity, and f the branch's drop_path factors (NULL: all 1; a
+ * dropped sample's out is its base, bit for bit).  base may be out.  The
+ * branch is reported as stage s_branch, its norm as s_norm.  Without
+ * post_norm and factors, lin accumulates straight onto out (fused add). */
+static void branch_end(const struct fwd *fw, const struct vss_linear *lin, const float *in,
+                       size_t ldin, const float *nw, const float *nb, const float *f,
+                       const float *base, float *out, const char *s_branch, const char *s_norm)
+{
+  const struct vss_ops *o = &fw->b->ops;
+  const size_t C = fw->b->cfg.C, n = fw->M * C, per = fw->L * C;
+  float *br = fw->buf[BUF_XN]; /* free: in_proj / fc1 has read it */
+  if (fw->sg || nw || f) { /* the branch alone: accumulate onto zeros (0 + s == s) */
+    memset(br, 0, n * sizeof *br);
+    o->linear(lin, fw->M, in, ldin, br, C);
+    emit(fw->sg, s_branch, br, C, 0);
+  }
+  if (!nw && !f) {
+    if (out != base) memcpy(out, base, n * sizeof *out);
+    o->linear(lin, fw->M, in, ldin, out, C); /* out = base + lin(in) */
+    return;
+  }
+  if (nw) {
+    o->layernorm(fw->M, C, br, C, nw, nb, fw->b->cfg.eps, fw->buf[BUF_PN], C);
+    br = fw->buf[BUF_PN];
+    emit(fw->sg, s_norm, br, C, 0);
+  }
+  for (size_t s = 0; s < fw->B; s++) {
+    const float k = f ? f[s] : 1.0f, *bs = base + s * per, *rs = br + s * per;
+    float *os = out + s * per;
+    if (k != 0.0f)
+      for (size_t i = 0; i < per; i++) os[i] = bs[i] + k * rs[i];
+    else if (os != bs)
+      memcpy(os, bs, per * sizeof *os);
+  }
+}
+
+/* The SS2D branch up to its out_proj input yn (spec §2.4 / §3.3), from in
+ * (LN(x), or x itself under post_norm). */
+static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *in)
+{
+  const vss_block *b = fw->b;
   const struct vss_block_config *c = &b->cfg;
   const struct vss_ops *o = &b->ops;
-  const size_t C = c->C, Di = c->Di, R = c->R, N = c->N, Hd = c->mlp_hidden;
+  struct stager *sg = fw->sg;
+  const size_t M = fw->M, C = c->C, Di = c->Di, R = c->R, N = c->N;
   const size_t Dz = c->has_z ? 2 * Di : Di, Dbl = VSS_K * (R + 2 * N);
-  float *buf[N_BUF + 2];
-  vss_status st = workspace(b, M, sg != NULL, buf);
-  if (st) return st;
-  float *xn = buf[BUF_XN], *xz = buf[BUF_XZ], *u = buf[BUF_U], *dbl = buf[BUF_DBL];
-  float *dt = buf[BUF_DT], *ys = buf[BUF_YS], *hid = buf[BUF_HID];
-  float *scratch4 = buf[N_BUF], *scratch = buf[N_BUF + 1];
+  float *xz = fw->buf[BUF_XZ], *u = fw->buf[BUF_U], *dbl = fw->buf[BUF_DBL];
+  float *dt = fw->buf[BUF_DT], *ys = fw->buf[BUF_YS];
 
-  o->layernorm(M, C, x, C, b->w.norm_w, b->w.norm_b, c->eps, xn, C);
-  emit(sg, "norm", xn, C, 0);
-  o->linear(&b->in_proj, M, xn, C, xz, Dz);
+  o->linear(&b->in_proj, M, in, C, xz, Dz);
   emit(sg, "in_proj", xz, Dz, 0);
-  o->dwconv3x3(B, H, W, Di, xz, Dz, b->w.conv_w, b->w.conv_b, u);
+  o->dwconv3x3(fw->B, H, W, Di, xz, Dz, b->w.conv_w, b->w.conv_b, u);
   emit(sg, "conv_silu", u, Di, 0);
   o->linear(&b->x_proj, M, u, Di, dbl, Dbl);
   emit(sg, "x_proj", dbl, VSS_K, R + 2 * N);
@@ -301,9 +413,10 @@ static vss_status forward(vss_block *b, size_t B, size_t H, size_t W,
     o->linear(&b->dt_proj[k], M, dbl + (size_t)k * (R + 2 * N), Dbl, dt + (size_t)k * Di, VSS_K * Di);
   emit(sg, "dt_proj", dt, VSS_K, Di);
 
-  struct vss_scan_args sa = {B, H, W, Di, N, R, u, dbl, dt, b->w.dt_projs_b,
+  struct vss_scan_args sa = {fw->B, H, W, Di, N, R, u, dbl, dt, b->w.dt_projs_b,
                              b->A, b->w.Ds, 0xF, ys};
   if (sg) { /* delta and each direction alone exist only for the dump */
+    float *scratch4 = fw->buf[BUF_S4];
     for (size_t m = 0; m < M; m++)
       for (size_t j = 0; j < VSS_K * Di; j++)
         scratch4[m * VSS_K * Di + j] = dt[m * VSS_K * Di + j] + b->w.dt_projs_b[j];
@@ -313,9 +426,9 @@ static vss_status forward(vss_block *b, size_t B, size_t H, size_t W,
     for (int k = 0; k < VSS_K; k++) {
       struct vss_scan_args one = sa;
       one.dirs = 1u << k;
-      one.y = scratch;
+      one.y = fw->buf[BUF_S];
       o->ssm_scan(&one);
-      emit(sg, names[k], scratch, Di, 0);
+      emit(sg, names[k], one.y, Di, 0);
     }
   }
   o->ssm_scan(&sa);
@@ -328,42 +441,139 @@ static vss_status forward(vss_block *b, size_t B, size_t H, size_t W,
     o->gate(M, Di, yn, xz + Di, Dz);
     emit(sg, "gate", yn, Di, 0);
   }
-  if (sg) { /* the branch alone: accumulate onto zeros (0 + s == s) */
-    memset(scratch, 0, M * C * sizeof(float));
-    o->linear(&b->out_proj, M, yn, Di, scratch, C);
-    emit(sg, "out_proj", scratch, C, 0);
-  }
-  memcpy(y, x, M * C * sizeof(float));
-  o->linear(&b->out_proj, M, yn, Di, y, C); /* y = x + out_proj(yn) */
-  emit(sg, "residual", y, C, 0);
+  return yn;
+}
+
+/* A branch's input: LN(t) (stage `name`) in the pre-norm block, t itself
+ * under post_norm (the norm then follows the branch, in branch_end). */
+static const float *branch_in(const struct fwd *fw, const float *t, const float *nw,
+                              const float *nb, const char *name)
+{
+  const vss_block *b = fw->b;
+  if (b->cfg.post_norm) return t;
+  float *xn = fw->buf[BUF_XN];
+  b->ops.layernorm(fw->M, b->cfg.C, t, b->cfg.C, nw, nb, b->cfg.eps, xn, b->cfg.C);
+  emit(fw->sg, name, xn, b->cfg.C, 0);
+  return xn;
+}
+
+/* The block on channel-last x into y, with drop_path factors fac ((2, B),
+ * NULL: none). */
+static void block(const struct fwd *fw, size_t H, size_t W, const float *x, float *y,
+                  const float *fac)
+{
+  const vss_block *b = fw->b;
+  const struct vss_block_config *c = &b->cfg;
+  const struct vss_block_weights *w = &b->w;
+  const size_t C = c->C, Hd = c->mlp_hidden;
+  const int post = c->post_norm;
+
+  /* pre-norm: x + op(norm(x)); post_norm: x + norm(op(x)) */
+  const float *yn = ss2d(fw, H, W, branch_in(fw, x, w->norm_w, w->norm_b, "norm"));
+  branch_end(fw, &b->out_proj, yn, c->Di, post ? w->norm_w : NULL, w->norm_b, fac, x, y,
+             "out_proj", "norm");
+  emit(fw->sg, "residual", y, C, 0);
 
   if (Hd) {
-    o->layernorm(M, C, y, C, b->w.norm2_w, b->w.norm2_b, c->eps, xn, C);
-    emit(sg, "norm2", xn, C, 0);
-    o->linear(&b->fc1, M, xn, C, hid, Hd);
-    emit(sg, "fc1_gelu", hid, Hd, 0);
-    if (sg) {
-      memset(scratch, 0, M * C * sizeof(float));
-      o->linear(&b->fc2, M, hid, Hd, scratch, C);
-      emit(sg, "fc2", scratch, C, 0);
-    }
-    o->linear(&b->fc2, M, hid, Hd, y, C); /* y += fc2(gelu(fc1(.))) */
+    float *hid = fw->buf[BUF_HID];
+    b->ops.linear(&b->fc1, fw->M, branch_in(fw, y, w->norm2_w, w->norm2_b, "norm2"), C, hid,
+                  Hd);
+    emit(fw->sg, "fc1_gelu", hid, Hd, 0);
+    branch_end(fw, &b->fc2, hid, Hd, post ? w->norm2_w : NULL, w->norm2_b,
+               fac ? fac + fw->B : NULL, y, y, "fc2", "norm2");
   }
-  emit(sg, "y", y, C, 0);
-  if (sg && sg->failed) return vss_fail(VSS_ERR_IO, "forward: the stage callback failed");
+  emit(fw->sg, "y", y, C, 0);
+}
+
+static vss_status check_run(const vss_block *b, size_t B, size_t H, size_t W, const float *x,
+                            const float *y, const struct vss_run_opts *ro)
+{
+  if (!b || !x || !y) return vss_fail(VSS_ERR_ARG, "forward: NULL argument");
+  if (!B || !H || !W)
+    return vss_fail(VSS_ERR_SHAPE, "forward: input dims B=%zu H=%zu W=%zu must be > 0", B, H, W);
+  if (x == y) return vss_fail(VSS_ERR_ARG, "forward: x and y must not alias");
+  int ovf = 0;
+  const size_t M = vss_mul_ovf(B, vss_mul_ovf(H, W, &ovf), &ovf);
+  vss_mul_ovf(vss_mul_ovf(M, b->cfg.C, &ovf), sizeof(float), &ovf);
+  if (ovf) return vss_fail(VSS_ERR_SHAPE, "forward: B*H*W*C overflows (B=%zu H=%zu W=%zu)", B, H, W);
+  if (ro->layout != VSS_NHWC && ro->layout != VSS_NCHW)
+    return vss_fail(VSS_ERR_ARG, "forward: layout %d is neither VSS_NHWC (0) nor VSS_NCHW (1)",
+                    ro->layout);
+  return check_p("forward", ro->drop_path);
+}
+
+static vss_status forward(vss_block *b, size_t B, size_t H, size_t W, const float *x,
+                          float *y, const struct vss_run_opts *opts, vss_stage_fn stage,
+                          void *ctx)
+{
+  static const struct vss_run_opts defaults = {0};
+  const struct vss_run_opts *ro = opts ? opts : &defaults;
+  vss_status st = check_run(b, B, H, W, x, y, ro);
+  if (st) return st;
+  struct stager sgs = {stage, ctx, B, H, W, 0};
+  const int nchw = ro->layout == VSS_NCHW;
+  struct fwd fw = {b, B, H * W, B * H * W, {NULL}, stage ? &sgs : NULL};
+  const unsigned ws = (stage ? WS_STAGES : 0) | (b->cfg.post_norm ? WS_POST : 0) |
+                      (nchw ? WS_NCHW : 0);
+  if ((st = workspace(b, fw.M, ws, fw.buf))) return st;
+  float *fac = NULL;
+  if (ro->train) {
+    if (!(fac = malloc(2 * B * sizeof *fac)))
+      return vss_fail(VSS_ERR_NOMEM, "forward: out of memory for a drop_path mask of %zu", B);
+    (void)drop_factors(ro, B, fac); /* p was checked */
+    emit_shape(fw.sg, "drop_mask", fac, 2, (const size_t[]){2, B});
+  }
+  const size_t C = b->cfg.C;
+  if (nchw) { /* the math is channel-last: transpose in and out */
+    transpose_batch(B, C, fw.L, x, fw.buf[BUF_XT]);
+    block(&fw, H, W, fw.buf[BUF_XT], fw.buf[BUF_YT], fac);
+    transpose_batch(B, fw.L, C, fw.buf[BUF_YT], y);
+  } else {
+    block(&fw, H, W, x, y, fac);
+  }
+  free(fac);
+  if (sgs.failed) return vss_fail(VSS_ERR_IO, "forward: the stage callback failed");
   return VSS_OK;
+}
+
+/* A block created with threads > 0 runs its forward on that many OpenMP
+ * threads (the omp variant's ops; single-thread variants ignore it): the
+ * calling thread's OpenMP team size (a per-thread setting, other threads
+ * are unaffected) is set for the forward and restored after it.  With
+ * threads = 0 the ops use OpenMP's default (OMP_NUM_THREADS, or the
+ * caller's omp_set_num_threads). */
+vss_status vss_block_forward_ex(vss_block *b, size_t B, size_t H, size_t W, const float *x,
+                                float *y, const struct vss_run_opts *opts, vss_stage_fn stage,
+                                void *ctx)
+{
+#ifdef VSS_HAVE_OMP
+  if (b && b->threads > 0) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(b->threads);
+    const vss_status st = forward(b, B, H, W, x, y, opts, stage, ctx);
+    omp_set_num_threads(saved);
+    return st;
+  }
+#endif
+  return forward(b, B, H, W, x, y, opts, stage, ctx);
 }
 
 vss_status vss_block_forward(vss_block *b, size_t B, size_t H, size_t W,
                              const float *x, float *y)
 {
-  return forward(b, B, H, W, x, y, NULL);
+  return vss_block_forward_ex(b, B, H, W, x, y, NULL, NULL, NULL);
 }
 
 vss_status vss_block_forward_stages(vss_block *b, size_t B, size_t H, size_t W,
                                     const float *x, float *y, vss_stage_fn stage,
                                     void *ctx)
 {
-  struct stager sg = {stage, ctx, B, H, W, 0};
-  return forward(b, B, H, W, x, y, &sg);
+  return vss_block_forward_ex(b, B, H, W, x, y, NULL, stage, ctx);
+}
+
+vss_status vss_block_set_post_norm(vss_block *b, int on)
+{
+  if (!b) return vss_fail(VSS_ERR_ARG, "vss_block_set_post_norm: block is NULL");
+  b->cfg.post_norm = on != 0;
+  return VSS_OK;
 }

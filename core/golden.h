@@ -6,7 +6,10 @@
  * A golden file (scripts/gen_golden.py) holds the block's weights under
  * VMamba's keys (behind __metadata__ `prefix`), `x` (B,H,W,C), `y` the
  * float64 truth, optionally `stages.<name>` float64 intermediates, and the
- * PyTorch fp32 noise figures the limits are derived from.
+ * PyTorch fp32 noise figures the limits are derived from.  Run options of a
+ * case are metadata too: `layout` nchw (x, y stored (B,C,H,W)), `train` +
+ * `drop_path` + `seed_mask` (training-mode drop_path with vss_drop_mask's
+ * mask), and `post_norm`, which vss_block_load reads itself.
  */
 #ifndef VSS_GOLDEN_H
 #define VSS_GOLDEN_H
@@ -19,6 +22,12 @@
  * dims; on failure the message names the file and the tensor. */
 vss_status vss_read_bhwc(const vss_st *f, const char *name, size_t C,
                          float **out, size_t shape[4]);
+/* The same for an activation in either layout (enum vss_layout): the
+ * channels are dim 3 (B,H,W,C) or dim 1 (B,C,H,W); shape[4] is the tensor's
+ * as stored.  A tensor whose other channel dim would match gets a hint
+ * that the layout looks wrong. */
+vss_status vss_read_act(const vss_st *f, const char *name, size_t C, int layout,
+                        float **out, size_t shape[4]);
 
 struct vss_golden {
   vss_st *st;
@@ -26,6 +35,11 @@ struct vss_golden {
   const char *name;       /* metadata `case`, else the file's name */
   const char *prefix;     /* metadata `prefix`, "" when absent */
   size_t B, H, W, C, n;   /* shape of x and y; n = B*H*W*C */
+  size_t dims[4];         /* x and y as stored: (B,H,W,C), or (B,C,H,W)
+                             under layout nchw */
+  struct vss_run_opts run; /* from __metadata__ layout ("nhwc" | "nchw"),
+                             train, drop_path, seed_mask (absent: the
+                             defaults, plain inference) */
   float *x;               /* the input */
   double *y;              /* the float64 truth */
   struct vss_limits lim;  /* vss_golden_limits() of this case */
@@ -39,7 +53,7 @@ vss_status vss_golden_open(const char *path, struct vss_golden *g);
 void vss_golden_close(struct vss_golden *g);
 
 /* Loads the block from the case file with this variant (NULL: best), runs
- * it on x (through vss_block_forward_stages when stage is non-NULL) into
+ * it on x with g->run (stage callback when stage is non-NULL) into
  * got (n floats, caller's), and compares got - x with y - x under g->lim.
  * variant_out (may be NULL) receives the variant that ran, truncated to
  * len.  A load or run failure returns its status (r is then untouched). */

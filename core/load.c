@@ -8,6 +8,8 @@
  * conv bias and MLP from presence, hidden from mlp.fc1.weight rows.  Then
  * every tensor's shape is checked against the config.  Other tensors outside
  * the block's key namespaces (a golden file's x, y, stages.*) are ignored.
+ * post_norm, which no tensor shows, comes from the file's __metadata__ key
+ * `post_norm` ("1"/"true"; absent, "0" or "false": pre-norm).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +230,19 @@ static vss_status check_shapes(const struct found *fd, const struct vss_block_co
   return VSS_OK;
 }
 
+vss_status vss_meta_bool(const vss_st *f, const char *key, int *out)
+{
+  const char *v = vss_st_meta(f, key);
+  *out = 0;
+  if (!v || !strcmp(v, "0") || !strcmp(v, "false")) return VSS_OK;
+  if (!strcmp(v, "1") || !strcmp(v, "true")) {
+    *out = 1;
+    return VSS_OK;
+  }
+  return vss_fail(VSS_ERR_FORMAT, "%s: __metadata__: '%s' is '%s', expected 1, 0, true "
+                  "or false", vss_st_path(f), key, v);
+}
+
 static vss_status build(const struct found *fd, const struct vss_block_opts *opts,
                         vss_block **out)
 {
@@ -236,6 +251,7 @@ static vss_status build(const struct found *fd, const struct vss_block_opts *opt
             fd->t[FC2_W] || fd->t[FC2_B];
   vss_status s = check_present(fd, mlp);
   if (!s) s = infer(fd, &cfg);
+  if (!s) s = vss_meta_bool(fd->f, "post_norm", &cfg.post_norm);
   if (!s) s = check_shapes(fd, &cfg);
   if (s) return s;
 
@@ -254,12 +270,13 @@ static vss_status build(const struct found *fd, const struct vss_block_opts *opt
   return s;
 }
 
-vss_status vss_block_load(const char *path, const char *prefix,
-                          const struct vss_block_opts *opts, vss_block **out)
+vss_status vss_block_load_st(const vss_st *f, const char *prefix,
+                             const struct vss_block_opts *opts, vss_block **out)
 {
   if (!out) return vss_fail(VSS_ERR_ARG, "vss_block_load: out is NULL");
   *out = NULL;
-  if (!path) return vss_fail(VSS_ERR_ARG, "vss_block_load: path is NULL");
+  if (!f) return vss_fail(VSS_ERR_ARG, "vss_block_load: file is NULL");
+  const char *path = vss_st_path(f);
   /* "layers.0.blocks.1" means "layers.0.blocks.1.", never "...blocks.10." */
   char pfx[512];
   size_t plen = prefix ? strlen(prefix) : 0;
@@ -268,12 +285,21 @@ vss_status vss_block_load(const char *path, const char *prefix,
   snprintf(pfx, sizeof pfx, "%s%s", plen ? prefix : "",
            plen && prefix[plen - 1] != '.' ? "." : "");
 
-  struct found fd = {.path = path, .pfx = pfx};
+  struct found fd = {.f = f, .path = path, .pfx = pfx};
+  vss_status s = pick(&fd);
+  if (!s) s = build(&fd, opts, out);
+  return s;
+}
+
+vss_status vss_block_load(const char *path, const char *prefix,
+                          const struct vss_block_opts *opts, vss_block **out)
+{
+  if (!out) return vss_fail(VSS_ERR_ARG, "vss_block_load: out is NULL");
+  *out = NULL;
+  if (!path) return vss_fail(VSS_ERR_ARG, "vss_block_load: path is NULL");
   vss_st *f = NULL;
   vss_status s = vss_st_open(path, &f);
-  fd.f = f;
-  if (!s) s = pick(&fd);
-  if (!s) s = build(&fd, opts, out);
+  if (!s) s = vss_block_load_st(f, prefix, opts, out);
   vss_st_close(f);
   return s;
 }

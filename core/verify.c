@@ -3,7 +3,8 @@
  * All arithmetic is in double.  A point passes when |got - exp| <= atol +
  * rtol*|exp|; NaN and Inf must sit at the same positions in both (and an
  * Inf have the same sign); such matching non-finite points are skipped.
- * The tensor passes when every point does and nmse <= nmse_max.
+ * The tensor passes when every point does and nmse <= nmse_max (a limit
+ * with nmse_max 0 is pointwise only).
  *   max_abs    largest |got - exp| over the finite points
  *   max_rel    max_abs / max|exp| (the error on the tensor's own scale)
  *   worst_frac largest used fraction of a limit: |diff| / (atol+rtol|exp|)
@@ -123,7 +124,8 @@ void vss_compare(const float *got, const double *exp, const float *base,
   r->nmse = sum_e2 > 0 ? sum_d2 / sum_e2 : (sum_d2 > 0 ? INFINITY : 0.0);
   r->max_rel = r->max_abs_exp > 0 ? r->max_abs / r->max_abs_exp
                                   : (r->max_abs > 0 ? INFINITY : 0.0);
-  const double fn = frac_of(r->nmse, lim->nmse_max);
+  /* nmse_max 0: a pointwise-only limit (VSS_LIM_EXACT is exact anyway) */
+  const double fn = lim->nmse_max > 0 ? r->nmse / lim->nmse_max : 0.0;
   if (fn > r->worst_frac) r->worst_frac = fn;
   if (r->n_nan_mismatch) r->worst_frac = INFINITY;
 
@@ -182,20 +184,31 @@ void vss_unravel(size_t idx, int ndim, const size_t *shape, size_t *coord)
 vss_status vss_read_bhwc(const vss_st *f, const char *name, size_t C,
                          float **out, size_t shape[4])
 {
+  return vss_read_act(f, name, C, VSS_NHWC, out, shape);
+}
+
+vss_status vss_read_act(const vss_st *f, const char *name, size_t C, int layout,
+                        float **out, size_t shape[4])
+{
   const char *path = vss_st_path(f);
   const struct vss_tensor *t = vss_st_find(f, name);
+  const int nchw = layout == VSS_NCHW;
   *out = NULL;
   if (!t)
     return vss_fail(VSS_ERR_MISSING, "%s: %s: no such tensor", path, name);
   if (t->ndim != 4)
-    return vss_fail(VSS_ERR_SHAPE, "%s: %s: must be 4-D (B,H,W,C), has %d dim%s",
-                    path, name, t->ndim, t->ndim == 1 ? "" : "s");
+    return vss_fail(VSS_ERR_SHAPE, "%s: %s: must be 4-D %s, has %d dim%s", path, name,
+                    nchw ? "(B,C,H,W)" : "(B,H,W,C)", t->ndim, t->ndim == 1 ? "" : "s");
   if (!t->shape[0] || !t->shape[1] || !t->shape[2] || !t->shape[3])
     return vss_fail(VSS_ERR_SHAPE, "%s: %s: zero-sized dimension in (%zu,%zu,%zu,%zu)",
                     path, name, t->shape[0], t->shape[1], t->shape[2], t->shape[3]);
-  if (C && t->shape[3] != C)
-    return vss_fail(VSS_ERR_SHAPE, "%s: %s: has C=%zu channels, the block has C=%zu",
-                    path, name, t->shape[3], C);
+  const size_t got = t->shape[nchw ? 1 : 3], other = t->shape[nchw ? 3 : 1];
+  if (C && got != C)
+    return vss_fail(VSS_ERR_SHAPE, "%s: %s: has C=%zu channels%s, the block has C=%zu%s",
+                    path, name, got, nchw ? " (dim 1 of (B,C,H,W), layout nchw)" : "", C,
+                    other != C ? ""
+                    : nchw ? "; its last dim is C: a channel-last tensor (layout nhwc)?"
+                           : "; its dim 1 is C: a channel-first tensor (layout nchw)?");
   vss_status s = vss_st_to_f32(f, t, out);
   if (s) return s;
   memcpy(shape, t->shape, 4 * sizeof *shape);
@@ -216,9 +229,34 @@ static const char *base_name(const char *path)
   return s ? s + 1 : path;
 }
 
+/* The run options of a case from its metadata (golden.h). */
+static vss_status run_opts(const vss_st *f, struct vss_run_opts *ro)
+{
+  const char *path = vss_st_path(f), *layout = vss_st_meta(f, "layout");
+  const char *seed = vss_st_meta(f, "seed_mask");
+  double p = 0;
+  vss_status s;
+  memset(ro, 0, sizeof *ro);
+  if (layout && strcmp(layout, "nhwc") && strcmp(layout, "nchw"))
+    return vss_fail(VSS_ERR_FORMAT, "%s: __metadata__: 'layout' is '%s', expected nhwc "
+                    "or nchw", path, layout);
+  ro->layout = layout && !strcmp(layout, "nchw") ? VSS_NCHW : VSS_NHWC;
+  if ((s = vss_meta_bool(f, "train", &ro->train)) ||
+      (vss_st_meta(f, "drop_path") && (s = meta_num(f, "drop_path", &p))))
+    return s;
+  ro->drop_path = (float)p;
+  if (!ro->train) return VSS_OK;
+  char *end;
+  if (seed) ro->seed = strtoull(seed, &end, 10);
+  if (!seed || !*seed || *end || seed[0] == '-')
+    return vss_fail(VSS_ERR_FORMAT, "%s: __metadata__: training-mode case without a "
+                    "decimal 'seed_mask' (has '%s')", path, seed ? seed : "none");
+  return VSS_OK;
+}
+
 vss_status vss_golden_open(const char *path, struct vss_golden *g)
 {
-  size_t sh[4];
+  size_t *sh = g->dims;
   memset(g, 0, sizeof *g);
   vss_status s = vss_st_open(path, &g->st);
   if (s) return s;
@@ -231,16 +269,18 @@ vss_status vss_golden_open(const char *path, struct vss_golden *g)
       (s = meta_num(g->st, "fp32_max_abs", &g->fp32_max_abs)) ||
       (s = meta_num(g->st, "fp32_nmse_branch", &g->fp32_nmse_branch)) ||
       (s = meta_num(g->st, "max_abs_branch", &g->max_abs_branch)) ||
-      (s = vss_read_bhwc(g->st, "x", 0, &g->x, sh)))
+      (s = run_opts(g->st, &g->run)) ||
+      (s = vss_read_act(g->st, "x", 0, g->run.layout, &g->x, sh)))
     goto fail;
-  g->B = sh[0], g->H = sh[1], g->W = sh[2], g->C = sh[3];
+  const int nchw = g->run.layout == VSS_NCHW;
+  g->B = sh[0], g->C = sh[nchw ? 1 : 3], g->H = sh[nchw ? 2 : 1], g->W = sh[nchw ? 3 : 2];
   g->n = g->B * g->H * g->W * g->C;
   const struct vss_tensor *y = vss_st_find(g->st, "y");
   if (!y) {
     s = vss_fail(VSS_ERR_MISSING, "%s: y: no such tensor (the truth)", g->path);
     goto fail;
   }
-  if (y->ndim != 4 || memcmp(y->shape, sh, sizeof sh)) {
+  if (y->ndim != 4 || memcmp(y->shape, sh, sizeof g->dims)) {
     s = vss_fail(VSS_ERR_SHAPE, "%s: y: shape differs from x's (%zu,%zu,%zu,%zu)",
                  g->path, sh[0], sh[1], sh[2], sh[3]);
     goto fail;
@@ -267,8 +307,7 @@ vss_status vss_golden_run(const struct vss_golden *g, const char *variant,
     s = vss_fail(VSS_ERR_SHAPE, "%s: x: has C=%zu channels, the block has C=%zu",
                  g->path, g->C, cfg->C);
   } else {
-    s = stage ? vss_block_forward_stages(blk, g->B, g->H, g->W, g->x, got, stage, ctx)
-              : vss_block_forward(blk, g->B, g->H, g->W, g->x, got);
+    s = vss_block_forward_ex(blk, g->B, g->H, g->W, g->x, got, &g->run, stage, ctx);
   }
   if (!s) {
     if (variant_out && len) snprintf(variant_out, len, "%s", vss_block_variant(blk));

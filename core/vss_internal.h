@@ -17,6 +17,16 @@ static inline size_t vss_mul_ovf(size_t a, size_t b, int *ovf)
   return r;
 }
 
+/* --- safetensors (core/safetensors.c) --- */
+/* vss_st_open on n bytes in memory (copied); name stands for the path in
+ * messages and vss_st_path ("(memory)" when NULL).  For the fuzzer. */
+vss_status vss_st_open_mem(const void *buf, size_t n, const char *name, vss_st **out);
+
+/* --- loading (core/load.c) --- */
+/* vss_block_load on an open file (vss_block_load opens it and calls this). */
+vss_status vss_block_load_st(const vss_st *f, const char *prefix,
+                             const struct vss_block_opts *opts, vss_block **out);
+
 /* --- registry (core/registry.c) --- */
 struct vss_variant_entry {
   const char *name;
@@ -32,6 +42,11 @@ vss_status vss_resolve_variant(const char *name, struct vss_ops *ops,
 /* 1 if this CPU/build can run a variant needing these isa bits; else 0
  * and *why says why. */
 int vss_isa_runnable(unsigned isa, const char **why);
+
+/* --- metadata (core/load.c) --- */
+/* A boolean __metadata__ key: "1"/"true" -> 1; absent, "0"/"false" -> 0;
+ * anything else fails with VSS_ERR_FORMAT naming the file and key. */
+vss_status vss_meta_bool(const vss_st *f, const char *key, int *out);
 
 /* --- block creation from inferred config (core/load.c -> core/block.c) --- */
 struct vss_block_config;

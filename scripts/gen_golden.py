@@ -21,10 +21,13 @@ Importable API (used by the benchmark harness):
     w   = make_weights(cfg, seed)                       # dict key -> tensor
     y   = block_forward(w, x, cfg, torch.float32)       # x: (B, H, W, C)
     st  = {}; block_forward(w, x, cfg, torch.float64, stages=st)
+    f   = drop_mask(0.5, 7, B)                          # (2, B) drop_path factors
+    y   = block_forward(w, x, cfg, torch.float64, mask=f)   # training mode
 
 Weights use the current (unprefixed, "new") keys: norm.*, op.*, norm2.*,
 mlp.*.  block_forward() casts every weight and x to `dtype` and computes in
-that dtype.
+that dtype.  cfg["post_norm"] (default False) selects VMamba's post_norm
+block; a channel-first (nchw) case permutes x in and y out around it.
 """
 
 import argparse
@@ -161,6 +164,46 @@ def old_key(k):
 
 
 # --------------------------------------------------------------------------
+# drop_path mask (vssbench's vss_drop_mask in include/vss/vss.h, the same
+# function): draw k = i*B + b of splitmix64 seeded with `seed` decides
+# branch i (0 SS2D, 1 MLP) of sample b
+
+
+_M64 = (1 << 64) - 1
+
+
+def _splitmix64(state):
+    """One splitmix64 step: (new state, 64-bit output)."""
+    state = (state + 0x9E3779B97F4A7C15) & _M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return state, z ^ (z >> 31)
+
+
+def f32(v):
+    """v rounded to float32 (as a Python float): p as the C API holds it."""
+    return struct.unpack("<f", struct.pack("<f", float(v)))[0]
+
+
+def drop_mask(p, seed, B):
+    """timm's drop_path factors (scale_by_keep) as a (2, B) float64 tensor:
+    1/(1-p) where branch i of sample b is kept, 0 where dropped.  Draw k of
+    splitmix64(seed) gives u = (draw >> 11) * 2^-53; kept iff u < 1 - p,
+    with p rounded to float32 first (vss_run_opts.drop_path is a float)."""
+    p = f32(p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError("drop_path p must be in [0, 1), not %r" % p)
+    keep = 1.0 - p
+    state = int(seed) & _M64
+    out = []
+    for _ in range(2 * B):
+        state, draw = _splitmix64(state)
+        out.append(1.0 / keep if (draw >> 11) * 2.0 ** -53 < keep else 0.0)
+    return torch.tensor(out, dtype=torch.float64).reshape(2, B)
+
+
+# --------------------------------------------------------------------------
 # the block (spec 2.4 / 3.3), channel-last
 
 
@@ -232,13 +275,16 @@ def selective_scan(u, delta, A, Bm, Cm, D):
     return ys + D[:, None, :] * u
 
 
-def block_forward(weights, x, cfg, dtype, stages=None):
+def block_forward(weights, x, cfg, dtype, stages=None, mask=None):
     """One VSSBlock forward in `dtype` (torch.float32 or torch.float64).
 
     weights: dict with new-style keys (see make_weights), any float dtype;
     x: (B, H, W, C).  Returns y (B, H, W, C) in `dtype`.  When `stages` is a
     dict it is filled with the intermediates (channel-last, batch first;
-    names as in golden/README.md).
+    names as in golden/README.md).  cfg.get("post_norm"): VMamba's
+    post_norm block, x + norm(op(x)) and x + norm2(mlp(x)).  mask: None
+    (inference) or the (2, B) drop_path factors of drop_mask(), training
+    mode: x + f[0][b] * branch, then + f[1][b] * MLP branch, per sample b.
     """
     w = {k: v.to(dtype) for k, v in weights.items()}
     x = x.to(dtype)
@@ -248,14 +294,31 @@ def block_forward(weights, x, cfg, dtype, stages=None):
     Di, N, R = cfg["Di"], cfg["N"], cfg["R"]
     K, L = K_DIRS, H * W
     st = stages if stages is not None else {}
+    post = bool(cfg.get("post_norm", False))
 
     def keep(name, t):
         if stages is not None:
             st[name] = t
 
-    # pre-norm + in_proj
-    xn = layer_norm(x, w["norm.weight"], w["norm.bias"])
-    keep("norm", xn)
+    def drop(i, t):
+        """t scaled per sample by branch i's drop_path factor."""
+        if mask is None:
+            return t
+        return t * mask[i].to(dtype).reshape(Bn, 1, 1, 1)
+
+    def norm_if(after, t, ln):
+        """LayerNorm `ln` (stage `ln`) of t where it sits: before its branch
+        (after=False) in the pre-norm block, after it under post_norm."""
+        if post != after:
+            return t
+        t = layer_norm(t, w[ln + ".weight"], w[ln + ".bias"])
+        keep(ln, t)
+        return t
+
+    if mask is not None:
+        keep("drop_mask", mask.to(dtype))
+    # pre-norm (post_norm: in_proj reads x) + in_proj
+    xn = norm_if(False, x, "norm")
     xz = torch.matmul(xn, w["op.in_proj.weight"].t())
     keep("in_proj", xz)
     if cfg["has_z"]:
@@ -297,16 +360,15 @@ def block_forward(weights, x, cfg, dtype, stages=None):
         keep("gate", y)
     y = torch.matmul(y, w["op.out_proj.weight"].t())
     keep("out_proj", y)
-    x1 = x + y
+    x1 = x + drop(0, norm_if(True, y, "norm"))
     keep("residual", x1)
     if cfg["hidden"]:
-        x2 = layer_norm(x1, w["norm2.weight"], w["norm2.bias"])
-        keep("norm2", x2)
+        x2 = norm_if(False, x1, "norm2")
         hdn = F.gelu(torch.matmul(x2, w["mlp.fc1.weight"].t()) + w["mlp.fc1.bias"])
         keep("fc1_gelu", hdn)
         m = torch.matmul(hdn, w["mlp.fc2.weight"].t()) + w["mlp.fc2.bias"]
         keep("fc2", m)
-        out = x1 + m
+        out = x1 + drop(1, norm_if(True, m, "norm2"))
     else:
         out = x1
     keep("y", out)
@@ -380,10 +442,15 @@ def read_safetensors(path):
 
 
 def _case(name, form, B, H, W, C, seed, ratio=None, keys="new", wdt="F32",
-          stages=True, prefix="", decoy_seed=None):
+          stages=True, prefix="", decoy_seed=None, post_norm=False, layout="nhwc",
+          drop_path=None, seed_mask=None):
+    """drop_path (a rate) makes a training-mode case, its mask drawn from
+    seed_mask; post_norm and layout "nchw" select those block options."""
     cfg = make_cfg(form, C, ratio, B, H, W)
     cfg.update(case=name, keys=keys, weight_dtype=wdt, seed=seed,
-               stages=stages, prefix=prefix, decoy_seed=decoy_seed)
+               stages=stages, prefix=prefix, decoy_seed=decoy_seed,
+               post_norm=post_norm, layout=layout, drop_path=drop_path,
+               seed_mask=seed_mask)
     return cfg
 
 
@@ -408,6 +475,16 @@ CASES = [
     _case("v0_f16w", "v0", 1, 3, 5, 16, 1017, wdt="F16", stages=False),
     _case("v05_bf16w", "v05_noz", 1, 4, 3, 20, 1018, ratio=1.0, wdt="BF16", stages=False),
     _case("v0_f64w", "v0", 1, 5, 3, 20, 1019, wdt="F64", stages=False),
+    # the block options of issue #10 (metadata train/drop_path/seed_mask,
+    # post_norm, layout); the seeds give mixed masks (see PURPOSE)
+    _case("v05_droppath", "v05_noz", 4, 2, 3, 16, 1020, ratio=1.0, drop_path=0.5,
+          seed_mask=12345678901234567898),
+    _case("v0_droppath", "v0", 3, 2, 3, 16, 1021, drop_path=0.25, seed_mask=1),
+    _case("v05_postnorm", "v05_noz", 2, 3, 4, 20, 1022, ratio=2.0, post_norm=True),
+    _case("v0_postnorm", "v0", 1, 4, 3, 16, 1023, post_norm=True),
+    _case("v05_nchw", "v05_noz", 2, 3, 4, 20, 1024, ratio=1.0, layout="nchw"),
+    _case("v05_combo", "v05_noz", 3, 3, 3, 16, 1025, ratio=1.0, post_norm=True,
+          layout="nchw", drop_path=0.3, seed_mask=1),
 ]
 
 CASE_BY_NAME = {c["case"]: c for c in CASES}
@@ -443,9 +520,14 @@ def build_case(cfg):
     w = make_weights(cfg, seed, cfg["weight_dtype"])
     x = make_input(cfg, seed)
     stages = {} if cfg["stages"] else None
-    y64 = block_forward(w, x, cfg, torch.float64, stages=stages)
-    y32 = block_forward(w, x, cfg, torch.float32)
+    train = cfg.get("drop_path") is not None
+    mask = drop_mask(cfg["drop_path"], cfg["seed_mask"], cfg["B"]) if train else None
+    y64 = block_forward(w, x, cfg, torch.float64, stages=stages, mask=mask)
+    y32 = block_forward(w, x, cfg, torch.float32, mask=mask)
     noise = noise_figures(y32, y64, x)
+    if cfg.get("layout", "nhwc") == "nchw":   # stored channel-first
+        x = x.permute(0, 3, 1, 2).contiguous()
+        y64 = y64.permute(0, 3, 1, 2).contiguous()
 
     def name(k):
         return old_key(k) if cfg["keys"] == "old" else k
@@ -472,6 +554,15 @@ def build_case(cfg):
     if cfg["decoy_seed"] is not None:
         meta["decoy_prefix"] = DECOY_PREFIX
         meta["decoy_seed"] = cfg["decoy_seed"]
+    # the options only where set, so the other files stay as they were
+    if cfg.get("post_norm"):
+        meta["post_norm"] = "1"
+    if cfg.get("layout", "nhwc") != "nhwc":
+        meta["layout"] = cfg["layout"]
+    if train:
+        meta["train"] = "1"
+        meta["drop_path"] = repr(f32(cfg["drop_path"]))
+        meta["seed_mask"] = str(cfg["seed_mask"])
     for k, v in noise.items():
         meta[k] = repr(v)
     return tensors, meta, noise
@@ -497,6 +588,12 @@ PURPOSE = {
     "v0_f16w": "F16 weights",
     "v05_bf16w": "BF16 weights",
     "v0_f64w": "F64 weights (drawn in float64)",
+    "v05_droppath": "train, drop_path 0.5, mask SS2D [1,0,0,1] MLP [0,1,0,1]",
+    "v0_droppath": "train, drop_path 0.25, mask SS2D [1,1,0]",
+    "v05_postnorm": "post_norm, v05_noz",
+    "v0_postnorm": "post_norm, v0",
+    "v05_nchw": "layout nchw: x, y (B,C,H,W)",
+    "v05_combo": "nchw + post_norm + train, p 0.3, mask SS2D [1,0,0] MLP [1,1,0]",
 }
 
 README_HEAD = """\
@@ -549,10 +646,12 @@ Tensors in a file:
   `<prefix>` (`layers.1.blocks.0.`); that file also holds a different decoy
   block (seed `decoy_seed`) under `decoy_prefix` (`layers.1.blocks.1.`),
   which x/y do not belong to.
-* `x`: F32 (B,H,W,C), channel-last, N(0,1).
-* `y`: F64 (B,H,W,C), the float64 truth of the block on `x`.
+* `x`: F32 (B,H,W,C), channel-last, N(0,1); (B,C,H,W) where metadata
+  `layout` = `nchw`.
+* `y`: F64, the float64 truth of the block on `x`, in `x`'s layout.
 * Only where metadata `stages` = `1`: per-stage float64 intermediates
-  `stages.<name>`, channel-last with the batch first:
+  `stages.<name>`, channel-last with the batch first (whatever `layout`
+  says):
 
   | name | shape | content |
   |---|---|---|
@@ -571,14 +670,39 @@ Tensors in a file:
   | `norm2` | (B,H,W,C) | v05_noz only: LN(residual; norm2) |
   | `fc1_gelu` | (B,H,W,4C) | v05_noz only: gelu(norm2 . fc1^T + fc1.b) |
   | `fc2` | (B,H,W,C) | v05_noz only: fc1_gelu . fc2^T + fc2.b |
-  | `y` | (B,H,W,C) | residual (+ fc2); equals `y` |
+  | `y` | (B,H,W,C) | residual (+ fc2); equals `y` (channel-last) |
+  | `drop_mask` | (2,B) | training-mode cases only: the drop_path factors f (below) |
+
+  With drop_path, `out_proj` and `fc2` are the branches before their
+  factor, `residual` = x + f[0][b] * out_proj and `y` = residual + f[1][b]
+  * fc2.  In a `post_norm` case the norms follow their branch instead:
+  `in_proj` reads x itself, `norm` = LN(out_proj; norm), `residual` = x +
+  norm, `fc1_gelu` reads `residual`, `norm2` = LN(fc2; norm2), `y` =
+  residual + norm2 (times the factors in a training-mode case).
 
 `__metadata__` (all strings): `case`, `form` (`v0` | `v05_noz`), `keys`
 (`new` | `old`), `prefix` (`""` unless set), `B`, `H`, `W`, `C`, `Di`, `N`,
 `R`, `mlp_hidden` (0 for v0), `ssm_ratio`, `weight_dtype`, `seed`,
 `torch_version`, `generator`, `stages` (`1` | `0`), for `v0_prefix` also
 `decoy_prefix` and `decoy_seed`, and the four fp32 noise figures below
-(Python repr(), full precision).
+(Python repr(), full precision).  Only where a case sets them, the block
+options: `post_norm` (`1`: VMamba's post_norm block, x + norm(op(x)) and x +
+norm2(mlp(x)); vssbench's loader reads this key of any block file),
+`layout` (`nchw`: x and y channel-first), and for a training-mode case
+`train` (`1`), `drop_path` (the rate p, a float32 value) and `seed_mask`
+(the mask's seed, a decimal uint64).
+
+## drop_path mask
+
+timm's drop_path with scale_by_keep: in training mode each sample b keeps
+branch i (0 = SS2D, 1 = MLP) with probability 1-p, scaled by f = 1/(1-p),
+and drops it (f = 0) otherwise.  The mask is a function of (seed_mask, i,
+b), the same in vssbench (`vss_drop_mask`, include/vss/vss.h) and here
+(`drop_mask`): draw k = i*B + b of splitmix64 started at state seed_mask
+(`state += 0x9e3779b97f4a7c15; z = state; z = (z ^ z>>30) *
+0xbf58476d1ce4e5b9; z = (z ^ z>>27) * 0x94d049bb133111eb; draw = z ^
+z>>31`), u = (draw >> 11) * 2^-53, kept iff u < 1 - p (p as float32, the
+comparison in double).  Row 1 is drawn for v0 too, but v0 has no MLP.
 
 ## Configuration and weights
 
@@ -642,7 +766,7 @@ def write_readme(path, cases, noises, sizes):
     lines.append("Total: %d files, %d bytes (%.2f MiB) of safetensors.  `weights` is the "
                  "stored weight dtype: v2_T3 and the two T4 cases store BF16 to keep the folder "
                  "small, the dtype cases F16/BF16/F64, all others F32.  Stage tensors are "
-                 "stored for the first five cases only (size)." % (
+                 "stored for the small cases only (size)." % (
                      len(cases), sum(sizes), sum(sizes) / 2.0 ** 20))
     lines.append("")
     with open(path, "w") as f:

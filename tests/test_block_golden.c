@@ -77,8 +77,7 @@ START_TEST(golden_case)
          r.max_abs, r.max_rel, r.nmse, r.worst_frac, r.max_abs / g.fp32_max_abs,
          r.nmse / g.fp32_nmse_branch);
   if (!acceptable(r.verdict)) {
-    const size_t shape[4] = {g.B, g.H, g.W, g.C};
-    print_bad("branch", &r, 4, shape);
+    print_bad("branch", &r, 4, g.dims);
   }
   ck_assert_msg(acceptable(r.verdict),
                 "%s with %s: %s (%zu bad points, max_abs %.3g > atol %.3g or nmse %.3g > "

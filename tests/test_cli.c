@@ -27,6 +27,12 @@ static const char *vssbench_bin(void)
 }
 #define TINY "golden/v0_tiny.safetensors" /* v0, 1x5x7x16, with stages */
 #define V05 "golden/v05_s1.safetensors"   /* v05_noz, 1x6x5x24, with stages */
+/* issue #10's options, with stages: train p 0.5 (4x2x3x16); post_norm;
+ * nchw + post_norm + train p 0.3 seed 1 (3x16x3x3) */
+#define DROP "golden/v05_droppath.safetensors"
+#define DROP_SEED "12345678901234567898"
+#define PNORM "golden/v0_postnorm.safetensors"
+#define COMBO "golden/v05_combo.safetensors"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -152,7 +158,7 @@ static int same_bytes(const char *a, const char *b)
 /* ---------------------------------------------------------------- run */
 
 /* The y that `run` wrote must match the golden truth on the residual
- * branch to 1e-5 of its scale, and be F32 with x's shape. */
+ * branch to 1e-5 of its scale, and be F32 with x's shape (as stored). */
 static void check_output(const char *ypath, const char *golden)
 {
   struct vss_golden g;
@@ -165,8 +171,7 @@ static void check_output(const char *ypath, const char *golden)
   ck_assert_msg(t != NULL, "%s holds no y", ypath);
   ck_assert_int_eq(t->dtype, VSS_F32);
   ck_assert_int_eq(t->ndim, 4);
-  ck_assert(t->shape[0] == g.B && t->shape[1] == g.H && t->shape[2] == g.W &&
-            t->shape[3] == g.C);
+  ck_assert(!memcmp(t->shape, g.dims, sizeof g.dims));
   ck_assert(vss_st_to_f32(f, t, &y) == VSS_OK);
   vss_compare(y, g.y, g.x, g.n, &g.lim, &r);
   ck_assert_msg(r.max_rel < 1e-5, "%s: branch max rel err %.3g", golden, r.max_rel);
@@ -214,7 +219,7 @@ START_TEST(run_any_dtype_and_threads)
   snprintf(in, sizeof in, "%s", write_tensor("x64.safetensors", "x", VSS_F64, 4, shape, x64));
   snprintf(y, sizeof y, "%s", vss_test_path("y64.safetensors"));
   int rc = VB("VSS_VERBOSE=1", "run", "--weights", TINY, "--input", in, "--output", y,
-              "--threads", "4");
+              "--threads", "4", "--variant", "ref"); /* single-threaded: says it ignores it */
   ck_assert_msg(rc == 0, "%s", err_buf);
   assert_has(err_buf, "stderr under VSS_VERBOSE", "--threads 4");
   assert_has(err_buf, "stderr under VSS_VERBOSE", "ignores it");
@@ -254,14 +259,26 @@ static void check_dumped(const struct vss_golden *g, const char *dir, int k,
   vss_st_close(f);
 }
 
+/* The golden cases dumped: plain ones, and one with every option (its
+ * stages channel-last, the drop_path mask first). */
+static const struct {
+  const char *golden, *first, *opts[7];
+} dumps[] = {
+    {TINY, "norm", {NULL}},
+    {V05, "norm", {NULL}},
+    {COMBO, "drop_mask", {"--layout", "nchw", "--train", "--drop-path", "0.3", "--seed", "1"}},
+};
+
 START_TEST(dump_stages)
 {
-  const char *golden = _i ? V05 : TINY;
+  const char *golden = dumps[_i].golden;
   char dir[600], y[600], index[700], line[512];
   snprintf(dir, sizeof dir, "%s/nested", fresh_dir("stages")); /* made by run */
   snprintf(y, sizeof y, "%s", vss_test_path("y.safetensors"));
-  int rc = VB(NULL, "run", "--weights", golden, "--input", golden, "--output", y,
-              "--dump-stages", dir);
+  const char *argv[20] = {"run", "--weights", golden, "--input", golden, "--output", y,
+                          "--dump-stages", dir};
+  for (int i = 0; i < 7 && dumps[_i].opts[i]; i++) argv[9 + i] = dumps[_i].opts[i];
+  int rc = vssbench_argv(NULL, argv);
   ck_assert_msg(rc == 0, "%s", err_buf);
   struct vss_golden g;
   ck_assert(vss_golden_open(golden, &g) == VSS_OK);
@@ -284,11 +301,94 @@ START_TEST(dump_stages)
   }
   fclose(f);
   ck_assert_int_eq(k, want);
-  ck_assert_str_eq(first, "norm");
+  ck_assert_str_eq(first, dumps[_i].first);
   ck_assert_str_eq(last, "y");
   ck_assert_int_eq(dir_entries(dir), want + 1); /* the stages and INDEX, nothing else */
   check_output(y, golden);
   vss_golden_close(&g);
+}
+END_TEST
+
+/* ---------------------------------------------------- run options (#10) */
+
+START_TEST(run_options)
+{
+  const char *dir = fresh_dir("opts");
+  char y[600], plain[600];
+  snprintf(y, sizeof y, "%s/y.safetensors", dir);
+  /* training mode with the golden's seed; nchw; all of it together */
+  int rc = VB(NULL, "run", "--weights", DROP, "--input", DROP, "--output", y, "--train",
+              "--drop-path", "0.5", "--seed", DROP_SEED);
+  ck_assert_msg(rc == 0, "--train: exit %d: %s", rc, err_buf);
+  ck_assert_msg(!err_buf[0], "--train --seed printed: %s", err_buf);
+  check_output(y, DROP);
+  rc = VB(NULL, "run", "--weights", "golden/v05_nchw.safetensors", "--input",
+          "golden/v05_nchw.safetensors", "--output", y, "--layout", "nchw");
+  ck_assert_msg(rc == 0, "--layout nchw: %s", err_buf);
+  check_output(y, "golden/v05_nchw.safetensors");
+  rc = VB(NULL, "run", "--weights", COMBO, "--input", COMBO, "--output", y, "--layout=nchw",
+          "--train", "--drop-path=0.3", "--seed=1", "--variant", "ref");
+  ck_assert_msg(rc == 0, "all options: %s", err_buf);
+  check_output(y, COMBO);
+  /* --drop-path without --train is inference (timm's eval mode) */
+  rc = VB(NULL, "run", "--weights", TINY, "--input", TINY, "--output", y, "--drop-path", "0.9");
+  ck_assert_msg(rc == 0, "%s", err_buf);
+  check_output(y, TINY);
+  /* post_norm from the file's metadata, or from --post-norm */
+  rc = VB(NULL, "run", "--weights", PNORM, "--input", PNORM, "--output", y);
+  ck_assert_msg(rc == 0, "%s", err_buf);
+  check_output(y, PNORM);
+  /* the same file without its metadata (so without post_norm) */
+  snprintf(plain, sizeof plain, "%s", vss_test_copy_meta(PNORM, "plain.safetensors", NULL));
+  rc = VB(NULL, "run", "--weights", plain, "--input", plain, "--output", y, "--post-norm");
+  ck_assert_msg(rc == 0, "--post-norm: %s", err_buf);
+  check_output(y, PNORM);
+  rc = VB(NULL, "run", "--weights", plain, "--input", plain, "--output", y);
+  ck_assert_int_eq(rc, 0);
+  struct vss_golden g;
+  vss_st *f;
+  float *got;
+  struct vss_cmp r;
+  ck_assert(vss_golden_open(PNORM, &g) == VSS_OK && vss_st_open(y, &f) == VSS_OK);
+  ck_assert(vss_st_to_f32(f, vss_st_find(f, "y"), &got) == VSS_OK);
+  vss_compare(got, g.y, g.x, g.n, &g.lim, &r);
+  ck_assert_msg(r.verdict == VSS_FAIL, "pre-norm run of post_norm weights: %s",
+                vss_verdict_str(r.verdict));
+  free(got);
+  vss_st_close(f);
+  vss_golden_close(&g);
+  /* the help names the flags */
+  ck_assert_int_eq(VB(NULL, "run", "--help"), 0);
+  static const char *const flags[] = {"--layout", "--post-norm", "--train", "--drop-path",
+                                      "--seed", "drop_mask"};
+  for (int i = 0; i < 6; i++) assert_has(out_buf, "run --help", flags[i]);
+}
+END_TEST
+
+/* --train without --seed draws one, says which on stderr, and the same
+ * seed repeats the run byte for byte. */
+START_TEST(train_without_seed)
+{
+  const char *dir = fresh_dir("seed");
+  char y1[600], y2[600], seed[32];
+  snprintf(y1, sizeof y1, "%s/y1.safetensors", dir);
+  snprintf(y2, sizeof y2, "%s/y2.safetensors", dir);
+  int rc = VB(NULL, "run", "--weights", DROP, "--input", DROP, "--output", y1, "--train",
+              "--drop-path", "0.5");
+  ck_assert_msg(rc == 0, "%s", err_buf);
+  ck_assert_int_eq(lines(err_buf), 1);
+  const char *at = strstr(err_buf, "seed: ");
+  ck_assert_msg(at && sscanf(at, "seed: %31[0-9]", seed) == 1, "no seed on stderr: %s", err_buf);
+  rc = VB(NULL, "run", "--weights", DROP, "--input", DROP, "--output", y2, "--train",
+          "--drop-path", "0.5", "--seed", seed);
+  ck_assert_msg(rc == 0, "%s", err_buf);
+  ck_assert_msg(same_bytes(y1, y2), "--seed %s did not repeat the run", seed);
+  /* the chosen seed goes into y's metadata as well */
+  vss_st *f;
+  ck_assert(vss_st_open(y1, &f) == VSS_OK);
+  ck_assert_str_eq(vss_st_meta(f, "seed_mask"), seed);
+  ck_assert_str_eq(vss_st_meta(f, "train"), "1");
+  vss_st_close(f);
 }
 END_TEST
 
@@ -469,6 +569,32 @@ static const struct bad_case bad_cases[] = {
     {"positional argument", 2, NULL, NULL, NULL, {"extra"}, {"extra"}},
     {"dump-stages onto a file", 1, NULL, NULL, NULL, {"--dump-stages", "@x3d.safetensors"},
      {"x3d.safetensors"}},
+    /* issue #10's run options */
+    {"drop-path 1", 2, NULL, NULL, NULL, {"--train", "--drop-path", "1"}, {"--drop-path", "[0, 1)"}},
+    {"drop-path -0.1", 2, NULL, NULL, NULL, {"--drop-path", "-0.1"}, {"--drop-path"}},
+    {"drop-path nan", 2, NULL, NULL, NULL, {"--drop-path=nan", "--train"}, {"--drop-path"}},
+    {"drop-path abc", 2, NULL, NULL, NULL, {"--drop-path", "abc"}, {"--drop-path"}},
+    {"drop-path 0.99999999", 2, NULL, NULL, NULL, {"--drop-path", "0.99999999"}, {"--drop-path"}},
+    {"seed -1", 2, NULL, NULL, NULL, {"--train", "--seed", "-1"}, {"--seed"}},
+    {"seed 2^64", 2, NULL, NULL, NULL, {"--seed", "18446744073709551616"}, {"--seed"}},
+    {"seed 12x", 2, NULL, NULL, NULL, {"--seed=12x"}, {"--seed"}},
+    {"layout chw", 2, NULL, NULL, NULL, {"--layout", "chw"}, {"--layout", "chw"}},
+    {"train takes no value", 2, NULL, NULL, NULL, {"--train=1"}, {"--train"}},
+    {"layout nchw on channel-last x", 1, NULL, NULL, NULL, {"--layout", "nchw"},
+     {"x.safetensors", "layout nchw", "channel-last"}},
+    {"channel-first x without --layout", 1, NULL, "@xnchw.safetensors", NULL, {0},
+     {"xnchw.safetensors", "C=5", "channel-first"}},
+    /* issue #8's catalogue (docs/BAD_INPUTS.md) */
+    {"threads huge", 2, NULL, NULL, NULL, {"--threads", "99999999999999999999"}, {"--threads"}},
+    {"prefix matches nothing", 1, NULL, NULL, NULL, {"--prefix", "layers.9"},
+     {"w.safetensors", "layers.9."}},
+    {"output under a file", 1, NULL, NULL, "@x3d.safetensors/y.safetensors", {0},
+     {"x3d.safetensors/y.safetensors"}},
+    {"output is a FIFO", 1, NULL, NULL, "@fifo", {0}, {"fifo", "not a regular file"}},
+    {"header claims 2 GiB", 1, "@claims2g.safetensors", NULL, NULL, {0},
+     {"claims2g.safetensors", "absurd"}},
+    {"newline in a dtype", 1, NULL, "@nl_dtype.safetensors", NULL, {0},
+     {"nl_dtype.safetensors", "op.A_logs", "'\\nF16'"}},
 };
 #define N_BAD (int)(sizeof bad_cases / sizeof bad_cases[0])
 
@@ -482,7 +608,15 @@ static void make_bad_inputs(void)
   write_tensor("xc8.safetensors", "x", VSS_F32, 4, (const size_t[]){1, 5, 7, 8}, zeros);
   write_tensor("x0.safetensors", "x", VSS_F32, 4, (const size_t[]){1, 0, 7, 16}, zeros);
   write_tensor("nox.safetensors", "y", VSS_F32, 4, (const size_t[]){1, 5, 7, 16}, zeros);
+  write_tensor("xnchw.safetensors", "x", VSS_F32, 4, (const size_t[]){1, 16, 7, 5}, zeros);
   ck_assert(mkdir(vss_test_path("adir"), 0777) == 0 || errno == EEXIST);
+  ck_assert(mkfifo(vss_test_path("fifo"), 0644) == 0 || errno == EEXIST);
+  const uint64_t hlen = 1ull << 31; /* a header of 2 GiB, in a 24-byte file */
+  unsigned char claims[24] = {0};
+  memcpy(claims, &hlen, 8);
+  vss_test_write("claims2g.safetensors", claims, sizeof claims);
+  copy_file("tests/fuzz/corpus/regress_newline_in_dtype.safetensors", "nl_dtype.safetensors",
+            (size_t)-1);
 }
 
 START_TEST(run_bad_input)
@@ -540,7 +674,9 @@ Suite *suite_cli(void)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, run_matches_golden);
   tcase_add_test(tc, run_any_dtype_and_threads);
-  tcase_add_loop_test(tc, dump_stages, 0, 2);
+  tcase_add_loop_test(tc, dump_stages, 0, sizeof dumps / sizeof dumps[0]);
+  tcase_add_test(tc, run_options);
+  tcase_add_test(tc, train_without_seed);
   tcase_add_test(tc, verify_golden);
   tcase_add_test(tc, verify_doctored);
   tcase_add_test(tc, list_help_version);

@@ -487,13 +487,13 @@ static void check_load(const char *path, const char *prefix, const struct bfile 
   vss_block_free(ref);
 }
 
-static const struct vss_block_config v0_cfg = {8, 16, 4, 2, 0, 1, 1, 1e-5f};
-static const struct vss_block_config v05_cfg = {6, 6, 1, 1, 24, 0, 0, 1e-5f};
+static const struct vss_block_config v0_cfg = {8, 16, 4, 2, 0, 1, 1, 1e-5f, 0};
+static const struct vss_block_config v05_cfg = {6, 6, 1, 1, 24, 0, 0, 1e-5f, 0};
 
 START_TEST(load_v0_under_prefix_among_decoys)
 {
   struct bfile b = {0};
-  const struct vss_block_config other = {8, 8, 2, 1, 32, 0, 0, 1e-5f};
+  const struct vss_block_config other = {8, 8, 2, 1, 32, 0, 0, 1e-5f, 0};
   bf_block(&b, "layers.0.blocks.0.", 1, 0, &other);
   bf_block(&b, "layers.0.blocks.1.", 2, 0, &v0_cfg);
   bf_block(&b, "layers.0.blocks.10.", 3, 0, &v0_cfg); /* same shapes, other data */

@@ -33,7 +33,7 @@ static float wpool[4096];
 static void tiny(struct vss_block_config *c, struct vss_block_weights *w)
 {
   for (size_t i = 0; i < sizeof wpool / sizeof wpool[0]; i++) wpool[i] = 0.5f;
-  *c = (struct vss_block_config){TC, TDI, TN, TR, 0, 1, 1, 1e-5f};
+  *c = (struct vss_block_config){TC, TDI, TN, TR, 0, 1, 1, 1e-5f, 0};
   *w = (struct vss_block_weights){0};
   const float **slots = (const float **)w;
   for (size_t i = 0; i < sizeof *w / sizeof(float *); i++) slots[i] = wpool;

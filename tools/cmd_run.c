@@ -1,13 +1,19 @@
 /* cmd_run.c - `vssbench run`: one block on one input, optionally dumping
  * every intermediate.  The output is written once, at the very end, through
  * vss_st_write (temporary file + rename): a failure leaves no output file.
+ * Run options (issue #10): --layout nchw, --post-norm, and training-mode
+ * drop_path (--train --drop-path P --seed S; without --seed one is drawn
+ * from /dev/urandom and printed, so the run can be repeated).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,6 +37,45 @@ static int parse_threads(const char *s)
   long v = strtol(s, &end, 10);
   if (end == s || *end || errno || v < 1 || v > 1024) return -1;
   return (int)v;
+}
+
+/* --drop-path: a number in [0, 1); else -1. */
+static float parse_drop_path(const char *s)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno || !(v >= 0.0 && v < 1.0) || (float)v >= 1.0f) return -1;
+  return (float)v;
+}
+
+/* --seed: a decimal integer in [0, 2^64); 0 on success. */
+static int parse_seed(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (*s < '0' || *s > '9') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end || errno) return -1;
+  *out = v;
+  return 0;
+}
+
+/* A fresh seed for --train without --seed: /dev/urandom, else the clock. */
+static uint64_t pick_seed(void)
+{
+  uint64_t seed = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, &seed, sizeof seed) != (ssize_t)sizeof seed) seed = 0;
+    close(fd);
+  }
+  if (!seed) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
+  }
+  return seed;
 }
 
 /* mkdir -p; 0 or -1 with errno. */
@@ -101,7 +146,8 @@ static int write_index(struct dump *d)
   int ok = f != NULL;
   if (ok) {
     fprintf(f, "# vssbench run --dump-stages (variant %s): file, stage, shape; "
-               "F32, channel-last, in call order\n", d->variant);
+               "F32, channel-last (drop_mask: (2,B) drop_path factors), in call "
+               "order\n", d->variant);
     for (int i = 0; i < d->n; i++) fprintf(f, "%s\n", d->index[i]);
     ok = !ferror(f);
     ok = (fclose(f) == 0) && ok;
@@ -125,9 +171,11 @@ static void undo_dump(const struct dump *d)
 
 struct run_args {
   const char *weights, *input, *output, *variant, *threads, *prefix, *dump;
+  const char *layout, *drop_path, *seed;
+  int train, post_norm;
 };
 
-static int run(const struct run_args *a, int threads)
+static int run(const struct run_args *a, int threads, const struct vss_run_opts *ro)
 {
   const struct vss_block_opts opts = {a->variant, threads};
   vss_block *blk = NULL;
@@ -137,19 +185,23 @@ static int run(const struct run_args *a, int threads)
   size_t sh[4];
   int rc = CLI_FAIL;
 
-  if (vss_block_load(a->weights, a->prefix, &opts, &blk) != VSS_OK) {
+  if (vss_block_load(a->weights, a->prefix, &opts, &blk) != VSS_OK ||
+      (a->post_norm && vss_block_set_post_norm(blk, 1) != VSS_OK)) {
     cli_error("%s", vss_last_error());
     goto out;
   }
   const char *variant = vss_block_variant(blk);
-  if (cli_verbose() && a->threads && strcmp(variant, "omp") != 0)
-    fprintf(stderr, "vssbench: --threads %d: variant %s is single-threaded and "
-                    "ignores it\n", threads, variant);
+  if (cli_verbose() && a->threads)
+    fprintf(stderr, "vssbench: --threads %d: %s\n", threads,
+            strcmp(variant, "omp") ? "this variant is single-threaded and ignores it"
+                                   : "the omp variant runs with that many threads");
   if (vss_st_open(a->input, &in) != VSS_OK ||
-      vss_read_bhwc(in, "x", vss_block_get_config(blk)->C, &x, sh) != VSS_OK) {
+      vss_read_act(in, "x", vss_block_get_config(blk)->C, ro->layout, &x, sh) != VSS_OK) {
     cli_error("%s", vss_last_error());
     goto out;
   }
+  const int nchw = ro->layout == VSS_NCHW;
+  const size_t B = sh[0], H = sh[nchw ? 2 : 1], W = sh[nchw ? 3 : 2];
   const size_t n = sh[0] * sh[1] * sh[2] * sh[3];
   if (!(y = malloc(n * sizeof *y))) {
     cli_error("%s: y: out of memory for %zu floats", a->output, n);
@@ -164,7 +216,7 @@ static int run(const struct run_args *a, int threads)
       cli_error("%s: cannot create the stage folder: %s", a->dump, strerror(errno));
       goto out;
     }
-    s = vss_block_forward_stages(blk, sh[0], sh[1], sh[2], x, y, dump_stage, d);
+    s = vss_block_forward_ex(blk, B, H, W, x, y, ro, dump_stage, d);
     if (s == VSS_OK && write_index(d) == 0) {
       /* stages done */
     } else {
@@ -172,12 +224,18 @@ static int run(const struct run_args *a, int threads)
       undo_dump(d);
       goto out;
     }
-  } else if ((s = vss_block_forward(blk, sh[0], sh[1], sh[2], x, y)) != VSS_OK) {
+  } else if ((s = vss_block_forward_ex(blk, B, H, W, x, y, ro, NULL, NULL)) != VSS_OK) {
     cli_error("%s: x: %s", a->input, vss_last_error());
     goto out;
   }
   const struct vss_st_out t = {"y", VSS_F32, 4, sh, y};
-  const char *meta[] = {"variant", variant, NULL};
+  char p_s[32], seed_s[24];
+  snprintf(p_s, sizeof p_s, "%.9g", (double)ro->drop_path);
+  snprintf(seed_s, sizeof seed_s, "%" PRIu64, ro->seed);
+  const char *meta[] = {"variant", variant, "layout", nchw ? "nchw" : "nhwc",
+                        "post_norm", vss_block_get_config(blk)->post_norm ? "1" : "0",
+                        ro->train ? "train" : NULL, "1", "drop_path", p_s, "seed_mask",
+                        seed_s, NULL};
   if (vss_st_write(a->output, &t, 1, meta) != VSS_OK) {
     cli_error("%s", vss_last_error());
     if (d) undo_dump(d);
@@ -200,7 +258,9 @@ int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
       {"weights", &a.weights, NULL}, {"input", &a.input, NULL},
       {"output", &a.output, NULL},   {"variant", &a.variant, NULL},
       {"threads", &a.threads, NULL}, {"prefix", &a.prefix, NULL},
-      {"dump-stages", &a.dump, NULL},
+      {"dump-stages", &a.dump, NULL}, {"layout", &a.layout, NULL},
+      {"train", NULL, &a.train},       {"drop-path", &a.drop_path, NULL},
+      {"seed", &a.seed, NULL},         {"post-norm", NULL, &a.post_norm},
   };
   int np, rc = cli_parse(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], &np);
   if (rc >= 0) return rc;
@@ -218,5 +278,20 @@ int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
                            same_file(a.output, a.input) ? "input" : "weights");
   if (a.dump && same_file(a.dump, a.output))
     return cli_usage_error(cmd, "--dump-stages %s: is the output file", a.dump);
-  return run(&a, threads);
+  struct vss_run_opts ro = {.layout = VSS_NHWC, .train = a.train};
+  if (a.layout && strcmp(a.layout, "nhwc") && strcmp(a.layout, "nchw"))
+    return cli_usage_error(cmd, "--layout '%s': must be nhwc (B,H,W,C) or nchw (B,C,H,W)",
+                           a.layout);
+  if (a.layout && !strcmp(a.layout, "nchw")) ro.layout = VSS_NCHW;
+  if (a.drop_path && (ro.drop_path = parse_drop_path(a.drop_path)) < 0)
+    return cli_usage_error(cmd, "--drop-path '%s': must be a number in [0, 1)", a.drop_path);
+  if (a.seed && parse_seed(a.seed, &ro.seed) != 0)
+    return cli_usage_error(cmd, "--seed '%s': must be a decimal integer from 0 to "
+                           "18446744073709551615", a.seed);
+  if (a.train && !a.seed) {
+    ro.seed = pick_seed();
+    fprintf(stderr, "vssbench: seed: %" PRIu64 " (--train without --seed; repeat the run "
+                    "with --seed %" PRIu64 ")\n", ro.seed, ro.seed);
+  }
+  return run(&a, threads, &ro);
 }

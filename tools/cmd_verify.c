@@ -216,11 +216,11 @@ static void one(const struct vss_golden *g, const char *variant, const struct vo
            vss_verdict_str(r.verdict), r.max_abs, r.max_rel, r.nmse, r.worst_frac,
            r.max_abs / g->fp32_max_abs, r.nmse / g->fp32_nmse_branch);
   if (bad) {
-    const size_t shape[4] = {g->B, g->H, g->W, g->C};
     const char *seed = vss_st_meta(g->st, "seed");
     print_why(&r, &g->lim);
-    printf("    (b,h,w,c) of the branch y - x:\n");
-    print_bad(&r, 4, shape);
+    printf("    %s of the branch y - x:\n",
+           g->run.layout == VSS_NCHW ? "(b,c,h,w)" : "(b,h,w,c)");
+    print_bad(&r, 4, g->dims);
     printf("    repro: %s verify --variant %s %s%s%s\n", cli_argv0, ran, g->path,
            seed ? "   # seed " : "", seed ? seed : "");
   }

@@ -1,4 +1,5 @@
-/* vssbench.c - the command-line tool: run, verify, list (DESIGN §6).
+/* vssbench.c - the command-line tool: run, verify, list, compare-stages
+ * (DESIGN §6).
  *
  *   vssbench run --weights W --input X --output Y [--variant NAME] ...
  *   vssbench verify [--variant NAME|all] [--quiet] [--stages] [FILES|DIRS]
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "vss/vss.h"
 
 const char *cli_argv0 = "vssbench";
@@ -21,7 +23,8 @@ const char *cli_argv0 = "vssbench";
 static const struct cli_cmd commands[] = {
     {"run",
      "run --weights W --input X --output Y [--variant NAME] [--threads N] "
-     "[--prefix P] [--dump-stages DIR]",
+     "[--prefix P] [--dump-stages DIR] [--layout nhwc|nchw] [--post-norm] "
+     "[--train [--drop-path P] [--seed S]]",
      "Runs one VSSBlock on tensor `x` (B,H,W,C) of X and writes `y` (F32, same\n"
      "shape) to Y, atomically: Y appears only when everything succeeded.\n"
      "  --weights W        safetensors file with the block's VMamba state_dict keys\n"
@@ -33,7 +36,19 @@ static const struct cli_cmd commands[] = {
      "                     e.g. layers.0.blocks.1.\n"
      "  --dump-stages DIR  also write every intermediate as DIR/NN_<name>.safetensors\n"
      "                     (one F32 tensor <name>, NN = call order) and DIR/INDEX\n"
-     "                     (one line per stage: file, name, shape such as 1x5x7x16)\n",
+     "                     (one line per stage: file, name, shape such as 1x5x7x16;\n"
+     "                     stages are channel-last whatever --layout says)\n"
+     "  --layout nchw      x and y are channel-first (B,C,H,W), as VMamba's released\n"
+     "                     models hold activations; default nhwc (B,H,W,C)\n"
+     "  --post-norm        x + norm(op(x)), x + norm2(mlp(x)): each LayerNorm after\n"
+     "                     its branch (default: as the file's __metadata__ post_norm)\n"
+     "  --train            training mode: drop_path (stochastic depth) is active\n"
+     "  --drop-path P      drop_path rate in [0, 1): with --train, each sample's SS2D\n"
+     "                     and MLP branch is dropped with probability P, else scaled\n"
+     "                     by 1/(1-P) (timm); without --train it has no effect\n"
+     "  --seed S           the drop_path mask's seed (0..2^64-1; vss_drop_mask in\n"
+     "                     vss.h); --train without it draws one and prints `seed: S`\n"
+     "                     on stderr.  --dump-stages writes the mask as drop_mask\n",
      cmd_run},
     {"verify",
      "verify [--variant NAME|all] [--quiet] [--stages] [FILES or DIRS...]",
@@ -54,6 +69,7 @@ static const struct cli_cmd commands[] = {
      "Lists every variant: runnable here or not (and why), native or emulated,\n"
      "and which one `best` resolves to (after VSS_VARIANT and VSS_MAX_ISA).\n",
      cmd_list},
+    VSS_CMD_COMPARE_STAGES,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -172,7 +188,7 @@ int main(int argc, char **argv)
   }
   const char *a = argv[1];
   if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help")) {
-    printf("vssbench %s - VMamba VSSBlock on the CPU: run, verify, list variants\n\n",
+    printf("vssbench %s - VMamba VSSBlock on the CPU: run, verify, list variants, compare stages\n\n",
            VSSBENCH_VERSION);
     print_usage(stdout);
     printf("\n`vssbench <command> --help` describes a command.  Environment:\n"

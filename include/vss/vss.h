@@ -1,6 +1,7 @@
 /* vss.h - public C API of vssbench: VMamba's VSSBlock on the CPU.
  *
- * Tensors are fp32, channel-last: x and y are (B, H, W, C).  A block is
+ * Tensors are fp32, channel-last: x and y are (B, H, W, C) (channel-first
+ * (B, C, H, W) through vss_block_forward_ex's layout option).  A block is
  * loaded from a safetensors file holding VMamba's own state_dict keys (both
  * generations), or created from a config and weight pointers; it runs with
  * one variant of the kernels ("ref", "avx2", ..., or "best").
@@ -44,6 +45,10 @@ struct vss_block_config {
   int has_z;         /* v0: in_proj has 2*Di rows, gate y * silu(z) */
   int conv_bias;     /* depthwise conv has a bias */
   float eps;         /* LayerNorm eps, 1e-5 */
+  int post_norm;     /* 1: x + op(x) -> x + norm(op(x)), x + mlp(x) ->
+                        x + norm2(mlp(x)) (spec §3.2; VMamba's post_norm);
+                        vss_block_load sets it from the file's __metadata__
+                        key post_norm ("1"/"true") */
 };
 
 /* fp32 weights, PyTorch layouts (spec §2.3, §3.2).  NULL where absent. */
@@ -97,12 +102,69 @@ vss_status vss_block_forward(vss_block *blk, size_t B, size_t H, size_t W,
  *   scan_k0..scan_k3 (B,H,W,Di)  scan_merge (B,H,W,Di)  out_norm (B,H,W,Di)
  *   gate (B,H,W,Di, v0 only)  out_proj (B,H,W,C)  residual (B,H,W,C)
  *   norm2 (B,H,W,C)  fc1_gelu (B,H,W,H)  fc2 (B,H,W,C)  (MLP only)  y
+ * With post_norm, norm follows its branch (in_proj reads x):
+ *   in_proj ... out_proj, norm = LN(out_proj), residual,
+ *   fc1_gelu (of residual), fc2, norm2 = LN(fc2), y
+ * out_proj and fc2 are always the branch before any drop_path factor;
+ * residual and y the sums after it (vss_block_forward_ex).
  * A non-zero return from stage aborts the forward with VSS_ERR_IO. */
 typedef int (*vss_stage_fn)(void *ctx, const char *name, const float *data,
                             int ndim, const size_t *shape);
 vss_status vss_block_forward_stages(vss_block *blk, size_t B, size_t H,
                                     size_t W, const float *x, float *y,
                                     vss_stage_fn stage, void *ctx);
+
+/* ==================================================================== */
+/* Run options: training-mode drop_path, channel-first tensors,          */
+/* post_norm (issue #10).                                                */
+/* ==================================================================== */
+
+enum vss_layout {
+  VSS_NHWC = 0, /* x, y (B, H, W, C): channel-last (the default) */
+  VSS_NCHW = 1, /* x, y (B, C, H, W): channel-first, as VMamba's released
+                   models hold activations (LayerNorm2d); same math */
+};
+
+/* Options of one forward; all zeros (or a NULL pointer) is the plain
+ * inference run of vss_block_forward. */
+struct vss_run_opts {
+  int layout;             /* enum vss_layout */
+  int train;              /* 1: training mode, drop_path active */
+  float drop_path;        /* p in [0, 1), checked in every mode; used only
+                             in training mode (identity at inference) */
+  uint64_t seed;          /* the mask's seed (vss_drop_mask) */
+  const float *keep_mask; /* NULL, or (2, B): in training mode, replaces the
+                             seeded draw: keep_mask[i*B + b] != 0 keeps
+                             branch i of sample b (then scaled by 1/(1-p)) */
+};
+
+/* drop_path (stochastic depth) as timm's drop_path(scale_by_keep=True),
+ * per sample b and branch i (0 = SS2D, 1 = MLP; VMamba drops both):
+ *   x = x + f[0][b] * op-branch,   x = x + f[1][b] * mlp-branch
+ * with f = 1/(1-p) (kept) or 0 (dropped: the sample's x passes unchanged).
+ * vss_drop_mask fills mask[i*B + b] = f, for a (2, B) mask (row 1 is drawn
+ * but unused when the block has no MLP), from draw k = i*B + b of
+ * splitmix64 seeded with seed:
+ *   state += 0x9e3779b97f4a7c15;  z = state;
+ *   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+ *   z = (z ^ (z >> 27)) * 0x94d049bb133111eb;   draw = z ^ (z >> 31)
+ *   u = (draw >> 11) * 2^-53                    (a double in [0, 1))
+ *   kept iff u < 1.0 - (double)p;  f = kept ? (float)(1.0 / (1.0 - (double)p)) : 0
+ * (scripts/gen_golden.py's drop_mask() is the same function in Python.)
+ * VSS_ERR_ARG unless 0 <= p < 1. */
+vss_status vss_drop_mask(size_t B, float p, uint64_t seed, float *mask);
+
+/* vss_block_forward / _stages with options (opts NULL: the defaults).  In
+ * training mode the stage callback first receives `drop_mask` (2, B), the
+ * factors f used.  Stages stay channel-last whatever the layout. */
+vss_status vss_block_forward_ex(vss_block *blk, size_t B, size_t H, size_t W,
+                                const float *x, float *y,
+                                const struct vss_run_opts *opts,
+                                vss_stage_fn stage, void *ctx);
+
+/* Switches post_norm on or off for a loaded block (`vssbench run
+ * --post-norm`); the weights are the same tensors either way. */
+vss_status vss_block_set_post_norm(vss_block *blk, int on);
 
 /* --------------------------------------------------------------- variants */
 
@@ -166,7 +228,7 @@ const char *vss_verdict_str(enum vss_verdict v);
 
 struct vss_limits {
   double atol, rtol;  /* pointwise |got-exp| <= atol + rtol*|exp| */
-  double nmse_max;    /* sum((got-exp)^2) / sum(exp^2) */
+  double nmse_max;    /* sum((got-exp)^2) / sum(exp^2); 0: not checked */
 };
 
 #define VSS_CMP_MAX_BAD 10
