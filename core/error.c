@@ -1,17 +1,34 @@
 /* error.c - status strings and the thread-local last-error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vss_internal.h"
 
 static _Thread_local char last_error[512];
 
+/* The message is one line whatever a file holds: tensor names and strings
+ * of a header may carry control characters (JSON "\n", "\u001b"), which
+ * are written as \n, \t, \r or \xNN. */
 vss_status vss_fail(vss_status s, const char *fmt, ...)
 {
+  char raw[sizeof last_error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  vsnprintf(raw, sizeof raw, fmt, ap);
   va_end(ap);
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
+    char esc[5] = {(char)*p, 0};
+    if (*p < 0x20 || *p == 0x7f)
+      snprintf(esc, sizeof esc, *p == '\n' ? "\\n" : *p == '\t' ? "\\t"
+               : *p == '\r' ? "\\r" : "\\x%02x", *p);
+    size_t n = strlen(esc);
+    if (o + n >= sizeof last_error) break;
+    memcpy(last_error + o, esc, n);
+    o += n;
+  }
+  last_error[o] = 0;
   return s;
 }
 

@@ -91,6 +91,19 @@ static const char *dup_key(const cJSON *obj)
   return NULL;
 }
 
+/* The 8-byte header length, checked against the file size (before the
+ * file is read: a claimed 2 GiB header fails at once, whatever the file). */
+static vss_status check_hlen(const char *path, uint64_t hlen, size_t size)
+{
+  if (hlen > MAX_HEADER)
+    return vss_fail(VSS_ERR_FORMAT, "%s: header length %llu is absurd (over %u bytes)",
+                    path, (unsigned long long)hlen, MAX_HEADER);
+  if (hlen > size - 8)
+    return vss_fail(VSS_ERR_FORMAT, "%s: header length %llu runs past the end of "
+                    "the file (%zu bytes)", path, (unsigned long long)hlen, size);
+  return VSS_OK;
+}
+
 static vss_status read_file(const char *path, unsigned char **buf, size_t *size)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -103,6 +116,9 @@ static vss_status read_file(const char *path, unsigned char **buf, size_t *size)
     goto out;
   }
   *size = (size_t)st.st_size;
+  uint64_t hlen;
+  if (*size >= 8 && pread(fd, &hlen, 8, 0) == 8 && (s = check_hlen(path, hlen, *size)))
+    goto out;
   *buf = malloc(*size ? *size : 1);
   if (!*buf) {
     s = vss_fail(VSS_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, *size);
@@ -261,12 +277,8 @@ static vss_status parse(vss_st *f, size_t size)
                     size ? "shorter than the 8-byte header length" : "empty file");
   uint64_t hlen;
   memcpy(&hlen, f->buf, 8);
-  if (hlen > MAX_HEADER)
-    return vss_fail(VSS_ERR_FORMAT, "%s: header length %llu is absurd (over %u bytes)",
-                    path, (unsigned long long)hlen, MAX_HEADER);
-  if (hlen > size - 8)
-    return vss_fail(VSS_ERR_FORMAT, "%s: header length %llu runs past the end of "
-                    "the file (%zu bytes)", path, (unsigned long long)hlen, size);
+  vss_status hs = check_hlen(path, hlen, size);
+  if (hs) return hs;
   const char *hdr = (const char *)f->buf + 8;
   f->data = f->buf + 8 + hlen;
   f->data_len = size - 8 - hlen;
@@ -302,25 +314,46 @@ static vss_status parse(vss_st *f, size_t size)
   return check_coverage(f);
 }
 
-vss_status vss_st_open(const char *path, vss_st **out)
+/* Opens a file's bytes: buf (size bytes, or NULL when mem is set) is the
+ * file read by vss_st_open, taken over; mem is a caller's buffer to copy. */
+static vss_status open_bytes(const char *path, unsigned char *buf, const void *mem,
+                             size_t size, vss_st **out)
 {
-  if (!out) return vss_fail(VSS_ERR_ARG, "vss_st_open: out is NULL");
-  *out = NULL;
-  if (!path) return vss_fail(VSS_ERR_ARG, "vss_st_open: path is NULL");
   vss_st *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) {
     free(f);
+    free(buf);
     return vss_fail(VSS_ERR_NOMEM, "%s: out of memory", path);
   }
-  size_t size = 0;
-  vss_status s = read_file(path, &f->buf, &size);
-  if (!s) s = parse(f, size);
+  f->buf = buf;
+  if (mem && (f->buf = malloc(size ? size : 1))) memcpy(f->buf, mem, size);
+  vss_status s = f->buf ? parse(f, size)
+                        : vss_fail(VSS_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
   if (s) {
     vss_st_close(f);
     return s;
   }
   *out = f;
   return VSS_OK;
+}
+
+vss_status vss_st_open(const char *path, vss_st **out)
+{
+  if (!out) return vss_fail(VSS_ERR_ARG, "vss_st_open: out is NULL");
+  *out = NULL;
+  if (!path) return vss_fail(VSS_ERR_ARG, "vss_st_open: path is NULL");
+  unsigned char *buf = NULL;
+  size_t size = 0;
+  vss_status s = read_file(path, &buf, &size);
+  return s ? s : open_bytes(path, buf, NULL, size, out);
+}
+
+vss_status vss_st_open_mem(const void *buf, size_t n, const char *name, vss_st **out)
+{
+  if (!out) return vss_fail(VSS_ERR_ARG, "vss_st_open_mem: out is NULL");
+  *out = NULL;
+  if (!buf && n) return vss_fail(VSS_ERR_ARG, "vss_st_open_mem: buf is NULL");
+  return open_bytes(name ? name : "(memory)", NULL, buf ? buf : "", n, out);
 }
 
 void vss_st_close(vss_st *f)
@@ -554,6 +587,10 @@ vss_status vss_st_write(const char *path, const struct vss_st_out *t, size_t n,
 {
   if (!path || (n && !t))
     return vss_fail(VSS_ERR_ARG, "vss_st_write: path or tensors NULL");
+  struct stat st; /* never replace a device, FIFO or folder by a file */
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return vss_fail(VSS_ERR_IO, "%s: cannot write: exists and is not a regular file",
+                    path);
   char *hdr = NULL;
   size_t hdr_len = 0, tmp_len = strlen(path) + 32;
   char *tmp = malloc(tmp_len);
