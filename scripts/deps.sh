@@ -5,7 +5,7 @@
 set -euo pipefail
 
 want=${1:-test}
-pkgs_test="gcc g++ make pkg-config check libcjson-dev libxsmm-dev libsimde-dev"
+pkgs_test="gcc g++ make pkg-config check libcjson-dev libxsmm-dev libsimde-dev python3-torch python3-numpy python3-scipy python3-matplotlib libbenchmark-tools clang libclang-rt-14-dev valgrind"
 pkgs_bench="libbenchmark-dev libbenchmark-tools libopenblas-dev python3-matplotlib python3-scipy python3-numpy python3-torch"
 pkgs_golden="python3-torch python3-numpy"
 case "$want" in
