@@ -165,7 +165,7 @@ install: all
 	ln -sf libvss.so.0 $(DESTDIR)$(PREFIX)/lib/libvss.so
 	install -m 644 include/vss/*.h include/vss/*.inc $(DESTDIR)$(PREFIX)/include/vss/
 	install -m 755 $(BUILD)/vssbench $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(LDLIBS)|g' vss.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(LDFLAGS) $(LDLIBS)|g' vss.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vss.pc
 
 clean:

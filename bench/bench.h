@@ -101,7 +101,7 @@ struct bench_impl {
   int runnable;
   const char *why_not;     /* when not runnable */
   unsigned ops;            /* bit (1 << enum bench_op): the rows it has */
-  int threads;             /* cores it may use (omp: all), for peak_frac */
+  int threads;             /* threads it runs (omp: OpenMP's default), for peak_frac */
   int emulated;            /* avx512emu: AVX-512 code through SIMDe */
   void (*peer_init)(struct vss_ops *ops); /* peers only: fills the table */
 };
@@ -128,6 +128,8 @@ struct bench_row {
   int checked;               /* verification done (ok or failed) */
   char failed[320];          /* non-empty: "FAILED verification: ..." */
   char label[64];            /* the verdict shown on the row */
+  int threads;               /* > 0: a scaling row, run on this many OpenMP
+                                threads (name <...>/threads:N); 0: impl's */
 };
 /* Judges got against the reference's output on a row (limits of its op,
  * bench_ops.c); fills row->failed or row->label.  base: see vss_compare. */
@@ -141,6 +143,16 @@ void bench_report(struct gb_state *st, const struct bench_row *row,
  * the shape lacks the part. */
 struct bench_row *bench_row_new(enum bench_op op, const struct bench_impl *impl,
                                 const struct bench_shape *s, enum bench_part p);
+
+/* The scaling row of a threaded implementation's row (omp's block and
+ * ssm_scan rows): a copy run on one thread, named <row>/threads:1, so that
+ * one run shows 1 thread -> OpenMP's default; NULL for a one-thread impl. */
+struct bench_row *bench_row_one_thread(const struct bench_row *row);
+/* Sets OpenMP's thread count for an op row's timing (row->threads > 0)
+ * and returns the previous count for bench_threads_end (block rows use
+ * vss_block_opts.threads instead).  No-ops in a build without OpenMP. */
+int bench_threads_begin(const struct bench_row *row);
+void bench_threads_end(int saved);
 
 void bench_register_ops(const struct bench_impl *impls, size_t n_impls);
 void bench_register_block(const struct bench_impl *impls, size_t n_impls);

@@ -20,9 +20,10 @@ static struct {
   double *expect;
 } bx;
 
-static vss_status make_block(const char *variant, vss_block **blk)
+/* threads: vss_block_opts.threads (0: the default) */
+static vss_status make_block(const char *variant, int threads, vss_block **blk)
 {
-  const struct vss_block_opts opts = {.variant = variant, .threads = 0};
+  const struct vss_block_opts opts = {.variant = variant, .threads = threads};
   return vss_block_create(&bx.bw.cfg, &bx.bw.w, &opts, blk);
 }
 
@@ -40,7 +41,7 @@ static void block_fixture(const struct bench_shape *s)
   bench_rng_seed(&rng, s->name, 11);
   bench_fill(&rng, bx.x, n, FILL_NORMAL, 1.0f);
   vss_block *ref = NULL;
-  if (!bx.expect || make_block("ref", &ref) || vss_block_forward(ref, s->B, s->H, s->W, bx.x, bx.y)) {
+  if (!bx.expect || make_block("ref", 0, &ref) || vss_block_forward(ref, s->B, s->H, s->W, bx.x, bx.y)) {
     fprintf(stderr, "vss_bench: the ref block at %s: %s\n", s->name, vss_last_error());
     exit(1);
   }
@@ -59,7 +60,7 @@ static void bm_block(gb_state *st, void *ctx)
     return;
   }
   if (bx.s != s) block_fixture(s);
-  if (make_block(row->impl->name, &blk)) {
+  if (make_block(row->impl->name, row->threads, &blk)) {
     snprintf(why, sizeof why, "cannot create the block: %s", vss_last_error());
     gb_skip_with_error(st, why);
     return;
@@ -88,6 +89,8 @@ void bench_register_block(const struct bench_impl *impls, size_t n_impls)
   for (size_t si = 0; si < bench_n_shapes; si++)
     for (size_t i = 0; i < n_impls; i++) {
       struct bench_row *row = bench_row_new(OP_BLOCK, &impls[i], &bench_shapes[si], BP_COUNT);
-      if (row) gb_register(row->name, bm_block, row);
+      if (!row) continue;
+      gb_register(row->name, bm_block, row);
+      if ((row = bench_row_one_thread(row))) gb_register(row->name, bm_block, row);
     }
 }

@@ -28,6 +28,9 @@
 #include "golden.h"
 #include "tolerances.h"
 #include "vss_internal.h"
+#ifdef VSS_HAVE_OMP
+#include <omp.h> /* the threads of omp's rows */
+#endif
 
 #ifndef VSS_BENCH_CFLAGS
 #define VSS_BENCH_CFLAGS "(not recorded)"
@@ -50,6 +53,38 @@ static int cores(void)
   return n > 0 ? (int)n : 1;
 }
 
+/* The threads a threaded variant runs: OpenMP's default (OMP_NUM_THREADS,
+ * else the cores). */
+static int default_threads(void)
+{
+#ifdef VSS_HAVE_OMP
+  return omp_get_max_threads();
+#else
+  return cores();
+#endif
+}
+
+int bench_threads_begin(const struct bench_row *row)
+{
+#ifdef VSS_HAVE_OMP
+  const int saved = omp_get_max_threads();
+  if (row->threads > 0) omp_set_num_threads(row->threads);
+  return saved;
+#else
+  (void)row;
+  return 0;
+#endif
+}
+
+void bench_threads_end(int saved)
+{
+#ifdef VSS_HAVE_OMP
+  omp_set_num_threads(saved);
+#else
+  (void)saved;
+#endif
+}
+
 /* The variants, from the registry (include/vss/variants.inc), then the
  * peers.  Variants have every row; naive the scan, openblas the linears. */
 static void collect_impls(void)
@@ -58,9 +93,10 @@ static void collect_impls(void)
   for (size_t i = 0; i < vss_variant_count() && n_impls < MAX_IMPLS - 2; i++) {
     struct vss_variant_info v;
     vss_variant_info(i, &v);
+    if (v.emulated && !getenv("VSS_BENCH_EMULATED")) continue; /* DESIGN §5: emulation is never timed as AVX-512 */
     /* omp runs threads (its name is fixed by DESIGN §3's vocabulary) */
     impls[n_impls++] = (struct bench_impl){v.name, v.runnable, v.why_not, all,
-                                           strcmp(v.name, "omp") ? 1 : cores(), v.emulated,
+                                           strcmp(v.name, "omp") ? 1 : default_threads(), v.emulated,
                                            NULL};
   }
   impls[n_impls++] = (struct bench_impl){"naive", 1, "", 1u << OP_SCAN, 1, 0, bench_init_naive};
@@ -115,6 +151,17 @@ struct bench_row *bench_row_new(enum bench_op op, const struct bench_impl *impl,
   return row;
 }
 
+struct bench_row *bench_row_one_thread(const struct bench_row *row)
+{
+  if (row->impl->threads < 2) return NULL;
+  struct bench_row *one = malloc(sizeof *one);
+  if (!one) { fprintf(stderr, "vss_bench: out of memory\n"); exit(1); }
+  *one = *row;
+  one->threads = 1;
+  snprintf(one->name + strlen(one->name), sizeof one->name - strlen(one->name), "/threads:1");
+  return one;
+}
+
 /* Both ref and a variant lie within an fp32-vs-exact limit of the truth,
  * so within twice it of each other (nmse: 4x; at least what the pointwise
  * bound implies, since a zero nmse_max would demand bit-exactness). */
@@ -161,7 +208,8 @@ void bench_report(struct gb_state *st, const struct bench_row *row, struct bench
 {
   gb_counter(st, "flops", c.flop, GB_RATE);
   gb_counter(st, "bytes", c.bytes, GB_RATE);
-  gb_counter(st, "peak_frac", c.flop / (bench_peak_flops * row->impl->threads), GB_RATE);
+  const int threads = row->threads > 0 ? row->threads : row->impl->threads;
+  gb_counter(st, "peak_frac", c.flop / (bench_peak_flops * threads), GB_RATE);
   char label[sizeof row->label + 32];
   snprintf(label, sizeof label, "%s%s", row->impl->emulated ? "emulated (SIMDe), " : "",
            row->label);

@@ -225,6 +225,7 @@ static void bm_op(gb_state *st, void *ctx)
     return;
   }
   memcpy(fx.out, fx.out0, fx.n_out * sizeof *fx.out);
+  const int saved = bench_threads_begin(row);
   while (gb_keep_running(st)) {
     if (fx.inplace) { /* the op scales its output in place: start afresh */
       gb_pause(st);
@@ -233,6 +234,7 @@ static void bm_op(gb_state *st, void *ctx)
     }
     run_op(&ops, lin);
   }
+  bench_threads_end(saved);
   release(lin);
   bench_report(st, row, fx.count);
 }
@@ -247,6 +249,10 @@ void bench_register_ops(const struct bench_impl *impls, size_t n_impls)
         for (size_t i = 0; i < n_impls; i++) {
           struct bench_row *row = bench_row_new(order[o], &impls[i], &bench_shapes[si],
                                                 (enum bench_part)p);
-          if (row) gb_register(row->name, bm_op, row);
+          if (!row) continue;
+          gb_register(row->name, bm_op, row);
+          /* the scan's scaling row (block rows have theirs, bench_block.c) */
+          if (order[o] == OP_SCAN && (row = bench_row_one_thread(row)))
+            gb_register(row->name, bm_op, row);
         }
 }

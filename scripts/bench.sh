@@ -15,6 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# OpenMP threads sleep rather than spin while waiting: on a shared machine
+# libgomp's default spinning made 2 threads 5x slower than 1 under load.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 SET=${BENCH_SET:-default}
