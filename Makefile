@@ -7,7 +7,7 @@
 #   make install PREFIX=/usr/local
 #
 # Each source directory has its own flags (one pattern rule each).  No
-# -march=native and no -ffast-math anywhere: the binary runs on any x86-64
+# host-tuned arch flags and no fast-math anywhere: the binary runs on any x86-64
 # and ref/ stays an exact oracle (-ffp-contract=off: no implicit FMA).
 
 CC       ?= gcc
@@ -34,7 +34,7 @@ FLAGS_tools  =
 FLAGS_tests  = $(shell pkg-config --cflags check 2>/dev/null)
 FLAGS_avx2   = -mavx2 -mfma
 FLAGS_avx512 = -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma
-# The SIMDe build of the AVX-512 sources: -mavx2 -mfma, never -march=native
+# The SIMDe build of the AVX-512 sources: -mavx2 -mfma, never a host-tuned arch flag
 # (trips a bug in SIMDe 0.7.4); it runs on any x86-64 with AVX2.
 FLAGS_avx512emu = -mavx2 -mfma -Wno-psabi -DVSS_AVX512_EMU -DSIMDE_ENABLE_NATIVE_ALIASES
 FLAGS_xsmm   = -mavx2 -mfma
