@@ -135,8 +135,9 @@ $(BUILD)/libvss.so: $(LIB_OBJ)
 $(BUILD)/vssbench: $(TOOL_OBJ) $(BUILD)/libvss.a
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libvss.a $(LDLIBS)
 
-$(BUILD)/vss_tests: $(TEST_OBJ) $(BUILD)/libvss.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libvss.a $(CHECK_LIBS) $(LDLIBS)
+# the tests share the benchmark shape table (bench/shapes.c)
+$(BUILD)/vss_tests: $(TEST_OBJ) $(BUILD)/obj/bench/shapes.o $(BUILD)/libvss.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/obj/bench/shapes.o $(BUILD)/libvss.a $(CHECK_LIBS) $(LDLIBS)
 
 deps:
 	@bash scripts/deps.sh test

@@ -18,13 +18,7 @@
 #include "vss/vss_kernels.h"
 
 /* ---- shapes (bench/shapes.inc) ------------------------------------------ */
-struct bench_shape {
-  const char *name;
-  size_t B, H, W, C, Di, N, R, hidden;
-  int has_z, conv_bias;
-};
-extern const struct bench_shape bench_shapes[];
-extern const size_t bench_n_shapes;
+#include "shapes.h"
 
 /* ---- parts of a block: the layernorms and linears core/block.c runs ------ */
 enum bench_part {

@@ -7,13 +7,6 @@
 
 #include "bench.h"
 
-const struct bench_shape bench_shapes[] = {
-#define SHAPE(name, B, H, W, C, Di, N, R, hidden, has_z, conv_bias) \
-  {#name, B, H, W, C, Di, N, R, hidden, has_z, conv_bias},
-#include "shapes.inc"
-#undef SHAPE
-};
-const size_t bench_n_shapes = sizeof bench_shapes / sizeof bench_shapes[0];
 
 const char *const bench_part_name[BP_COUNT] = {
     "norm", "out_norm", "norm2", "in_proj", "x_proj", "dt_proj", "out_proj", "fc1", "fc2",

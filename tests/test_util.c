@@ -157,9 +157,3 @@ void vss_assert_equal(const char *what, const float *got, const float *exp,
   vss_assert_close(what, got, exp, n, 0.0, 0.0);
 }
 
-const struct shape bench_shapes[] = {
-#define SHAPE(nm, B, H, W, C, Di, N, R, hid, z, cb) {#nm, B, H, W, C, Di, N, R, hid, z, cb},
-#include "../bench/shapes.inc"
-#undef SHAPE
-};
-const size_t N_BENCH_SHAPES = sizeof bench_shapes / sizeof bench_shapes[0];

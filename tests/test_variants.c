@@ -217,7 +217,7 @@ START_TEST(linear_small_exact)
 END_TEST
 
 /* The linears core/block.c runs for shape s, with its strides. */
-static size_t block_linears(const struct shape *s, struct lin_case c[6])
+static size_t block_linears(const struct bench_shape *s, struct lin_case c[6])
 {
   const size_t M = s->B * s->H * s->W, C = s->C, Di = s->Di, Dz = s->has_z ? 2 * Di : Di;
   const size_t Dbl = VSS_K * (s->R + 2 * s->N), Hd = s->hidden;
@@ -238,7 +238,7 @@ START_TEST(linear_shapes)
   VARIANT_OR_RETURN(ops, name, SEED + 1);
   static const char *const part[6] = {"in_proj", "x_proj", "dt_proj", "out_proj", "fc1", "fc2"};
   char what[64];
-  for (size_t s = 0; s < N_BENCH_SHAPES; s++) {
+  for (size_t s = 0; s < bench_n_shapes; s++) {
     struct lin_case c[6];
     const size_t n = block_linears(&bench_shapes[s], c);
     for (size_t p = 0; p < n; p++)
@@ -300,8 +300,8 @@ END_TEST
 START_TEST(dwconv_shapes)
 {
   VARIANT_OR_RETURN(ops, name, SEED + 3);
-  for (size_t s = 0; s < N_BENCH_SHAPES; s++) {
-    const struct shape *sh = &bench_shapes[s];
+  for (size_t s = 0; s < bench_n_shapes; s++) {
+    const struct bench_shape *sh = &bench_shapes[s];
     const size_t ldx = sh->has_z ? 2 * sh->Di : sh->Di; /* the driver's xz */
     for (int exact = 1; exact >= 0; exact--)
       run_dwconv(name, &ops, &ref, sh->B, sh->H, sh->W, sh->Di, ldx, sh->conv_bias, exact, &r);
@@ -472,8 +472,8 @@ END_TEST
 START_TEST(scan_shapes)
 {
   VARIANT_OR_RETURN(ops, name, SEED + 9);
-  for (size_t s = 0; s < N_BENCH_SHAPES; s++) {
-    const struct shape *sh = &bench_shapes[s];
+  for (size_t s = 0; s < bench_n_shapes; s++) {
+    const struct bench_shape *sh = &bench_shapes[s];
     const struct scan_case c = {sh->B, sh->H, sh->W, sh->Di, sh->N, sh->R, 0xF, -6.0f, 1.0f};
     run_scan(name, &ops, &ref, &c, &r);
   }

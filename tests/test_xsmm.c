@@ -47,7 +47,7 @@ struct lcase {
 enum { IN_PROJ, X_PROJ, DT_PROJ, OUT_PROJ, FC1, FC2, N_PART };
 
 /* Part p of shape s as core/block.c runs it; n_out == 0 if s has no MLP. */
-static struct lcase part_case(const struct shape *s, int p)
+static struct lcase part_case(const struct bench_shape *s, int p)
 {
   const size_t Dz = s->has_z ? 2 * s->Di : s->Di, Dbl = VSS_K * (s->R + 2 * s->N);
   const size_t C = s->C, Di = s->Di, Hd = s->hidden, k = VSS_K - 1;
@@ -66,7 +66,7 @@ static struct lcase part_case(const struct shape *s, int p)
 /* Rows for a shape: all of them up to 256 (v0_T4/v2_T4: 49 = 48 + 1,
  * v2_T3: 196 = 3 x 64 + 4), else 197 = 3 x 64 + 5 (full row blocks and a
  * short one), which keeps ref's time low. */
-static size_t shape_rows(const struct shape *s)
+static size_t shape_rows(const struct bench_shape *s)
 {
   const size_t M = s->B * s->H * s->W;
   return M <= 256 ? M : 197;
@@ -155,7 +155,7 @@ static void check_case(const struct lcase *c, size_t rows, int exact, uint64_t s
 
 static void shape_part(int i, int exact)
 {
-  const struct shape *s = &bench_shapes[i / N_PART];
+  const struct bench_shape *s = &bench_shapes[i / N_PART];
   struct lcase c = part_case(s, i % N_PART);
   if (!c.n_out) return; /* no MLP in this shape */
   if (exact && c.act == VSS_ACT_GELU) c.act = VSS_ACT_NONE;
@@ -173,7 +173,7 @@ END_TEST
 /* Blocks with C = 20 (z gate, Di = 2C, N = 16) and C = 36 (v05 form:
  * Di = C, N = 1), R = ceil(C/16), MLP 4C: every part, as the driver runs
  * it; then sizes that are multiples of nothing, and split K. */
-static const struct shape odd_shapes[] = {
+static const struct bench_shape odd_shapes[] = {
     {"C20", 1, 1, 1, 20, 40, 16, 2, 80, 1, 1},
     {"C36", 1, 1, 1, 36, 36, 1, 3, 144, 0, 0},
 };
@@ -368,8 +368,8 @@ Suite *suite_xsmm(void)
   init_ops();
   TCase *tc = tcase_create("xsmm");
   tcase_set_timeout(tc, 60);
-  tcase_add_loop_test(tc, shapes_exact, 0, (int)(N_BENCH_SHAPES * N_PART));
-  tcase_add_loop_test(tc, shapes_real, 0, (int)(N_BENCH_SHAPES * N_PART));
+  tcase_add_loop_test(tc, shapes_exact, 0, (int)(bench_n_shapes * N_PART));
+  tcase_add_loop_test(tc, shapes_real, 0, (int)(bench_n_shapes * N_PART));
   tcase_add_loop_test(tc, odd_exact, 0, (int)(N_ODD * N_ODD_ROWS));
   tcase_add_loop_test(tc, odd_real, 0, (int)(N_ODD * N_ODD_ROWS));
   tcase_add_test(tc, strides);

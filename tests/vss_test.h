@@ -48,12 +48,6 @@ void vss_assert_equal(const char *what, const float *got, const float *exp,
                       size_t n);
 
 /* The benchmark shapes (bench/shapes.inc), for tests at real sizes. */
-struct shape {
-  const char *name;
-  size_t B, H, W, C, Di, N, R, hidden;
-  int has_z, conv_bias;
-};
-extern const struct shape bench_shapes[];
-extern const size_t N_BENCH_SHAPES;
+#include "../bench/shapes.h"
 
 #endif
