@@ -19,9 +19,9 @@
  *     the exps take the cheaper table form vss_avx2_exp2_tab_n (normal
  *     results only: 4 FMA-unit ops instead of 6; measured 8% of the v0
  *     scan), else the general one (gradual underflow);
- *  2. runs the recurrence over them, groups of 8 states at a time whose
- *     state stays in registers for the whole chunk, 3 FMA-unit ops per
- *     state and vector:
+ *  2. runs the recurrence over them, 4 states of both vectors of the tile
+ *     at a time, their state in registers for the whole chunk, 3 FMA-unit
+ *     ops per state and vector:
  *        h[n]  = dA[t][n] h[n] + (delta u)[t] B_t[n]
  *        ys[t] = D u + sum_n C_t[n] h[n]
  *     with B_t[n], C_t[n] broadcast from the pixel's x_proj row; then
@@ -49,6 +49,10 @@
  * Domain: A = -exp(A_logs) <= 0 in a block; a positive A must keep
  * delta A log2(e) <= 101 (the exp2's range).
  *
+ * The decay factors are not computed inside the recurrence, as avx512
+ * does: with 16 ymm registers the state and the exp's temporaries do not
+ * fit together (measured: 9-35% slower, 2 to 8 states per pass).
+ *
  * Paths: N = 16 and N = 1 are compiled with N constant (unrolled state
  * loop; N = 1 runs both vectors of a tile in one loop, two independent
  * chains); any other N runs the same code with N at run time.  A tile of
@@ -67,7 +71,8 @@
 #define TILE 16        /* channels per tile: two ymm */
 #define CHUNK 64       /* most steps per chunk */
 #define DA_FLOATS 4096 /* a tile's decay factors for a chunk (16 KiB, in L1) */
-#define DA_V 4         /* decay-factor vectors computed in lockstep */
+#define RECUR_NG 4 /* states per pass of the recurrence: 8 ymm of state */
+#define DA_V 4 /* decay-factor vectors computed in lockstep */
 
 /* ------------------------------------------------------------ the walk */
 
@@ -245,52 +250,47 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
   else da_chunk(0, A2, ch, N, dr->dA);
 }
 
-/* States [n0, n0 + ng) of vector v of the tile over the chunk's steps,
- * their state in ng registers all along (ng <= 8, a constant):
+/* States [n0, n0 + ng) of both vectors of the tile over the chunk's steps,
+ * their state in 2 ng registers all along (ng <= RECUR_NG, a constant):
  *     h[n] = dA[t][n] h[n] + (delta u)[t] B_t[n],   ys[t] += C_t[n] h[n]
- * 3 FMA-unit ops per state and step; the ng-long sum of a step is one
- * chain, but the steps' sums are independent of each other. */
+ * 3 FMA-unit ops per state, step and vector; each B_t[n], C_t[n] is
+ * broadcast once for both vectors (a pass per vector, 8 states each, took
+ * 5% longer over the v0_T1 scan: a third more loads).  The sums of a step
+ * are short chains, independent of the other steps'.  A tile of 8 or
+ * fewer channels runs its second vector on zeros (never stored). */
 VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
-                                 struct chunk *ch, size_t N, size_t v, size_t n0, int ng)
+                                 struct chunk *ch, size_t N, size_t n0, int ng)
 {
-  float *hp = dr->h + (tl->i * N + n0) * TILE + v;
-  __m256 h[8];
-  VSS_AVX2_EACH(q, ng) h[q] = _mm256_loadu_ps(hp + q * TILE);
-  for (size_t t = 0; t < ch->nt; t++) {
-    const float *Bt = dr->bc + ch->pos[t] * VSS_K * dr->G + n0, *Ct = Bt + N;
-    const float *dA = dr->dA + (t * N + n0) * TILE + v;
-    const __m256 du = _mm256_loadu_ps(ch->du[t] + v);
-    __m256 acc[2] = {_mm256_loadu_ps(ch->ys[t] + v), _mm256_setzero_ps()};
+  float *hp = dr->h + (tl->i * N + n0) * TILE;
+  const float *bc = dr->bc + n0, *dA0 = dr->dA + n0 * TILE;
+  const size_t rs = VSS_K * dr->G, nt = ch->nt;
+  __m256 h[RECUR_NG][2];
+  VSS_AVX2_EACH(q, ng)
+  {
+    h[q][0] = _mm256_loadu_ps(hp + q * TILE);
+    h[q][1] = _mm256_loadu_ps(hp + q * TILE + 8);
+  }
+  for (size_t t = 0; t < nt; t++) {
+    const float *Bt = bc + ch->pos[t] * rs, *Ct = Bt + N;
+    const float *dA = dA0 + t * N * TILE;
+    const __m256 du0 = _mm256_loadu_ps(ch->du[t]), du1 = _mm256_loadu_ps(ch->du[t] + 8);
+    __m256 acc0 = _mm256_loadu_ps(ch->ys[t]), acc1 = _mm256_loadu_ps(ch->ys[t] + 8);
     VSS_AVX2_EACH(q, ng)
     {
-      h[q] = _mm256_fmadd_ps(_mm256_loadu_ps(dA + q * TILE), h[q],
-                             _mm256_mul_ps(du, _mm256_broadcast_ss(Bt + q)));
-      if (q == 1) acc[1] = _mm256_mul_ps(_mm256_broadcast_ss(Ct + q), h[q]);
-      else acc[q & 1] = _mm256_fmadd_ps(_mm256_broadcast_ss(Ct + q), h[q], acc[q & 1]);
+      const __m256 b = _mm256_broadcast_ss(Bt + q), c = _mm256_broadcast_ss(Ct + q);
+      h[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(dA + q * TILE), h[q][0], _mm256_mul_ps(du0, b));
+      h[q][1] = _mm256_fmadd_ps(_mm256_loadu_ps(dA + q * TILE + 8), h[q][1], _mm256_mul_ps(du1, b));
+      acc0 = _mm256_fmadd_ps(c, h[q][0], acc0);
+      acc1 = _mm256_fmadd_ps(c, h[q][1], acc1);
     }
-    _mm256_storeu_ps(ch->ys[t] + v, ng > 1 ? _mm256_add_ps(acc[0], acc[1]) : acc[0]);
+    _mm256_storeu_ps(ch->ys[t], acc0);
+    _mm256_storeu_ps(ch->ys[t] + 8, acc1);
   }
-  VSS_AVX2_EACH(q, ng) _mm256_storeu_ps(hp + q * TILE, h[q]);
-}
-
-/* N = 1, both vectors of the tile at once: two independent state chains
- * (one chain alone waits on the FMA latency at every step). */
-VSS_AVX2_INLINE void recur_one2(const struct dir *dr, const struct tile *tl, struct chunk *ch)
-{
-  float *hp = dr->h + tl->i * TILE;
-  __m256 h0 = _mm256_loadu_ps(hp), h1 = _mm256_loadu_ps(hp + 8);
-  for (size_t t = 0; t < ch->nt; t++) {
-    const float *Bt = dr->bc + ch->pos[t] * VSS_K * dr->G;
-    const float *dA = dr->dA + t * TILE;
-    const __m256 b = _mm256_broadcast_ss(Bt), c = _mm256_broadcast_ss(Bt + 1);
-    h0 = _mm256_fmadd_ps(_mm256_loadu_ps(dA), h0, _mm256_mul_ps(_mm256_loadu_ps(ch->du[t]), b));
-    h1 = _mm256_fmadd_ps(_mm256_loadu_ps(dA + 8), h1,
-                         _mm256_mul_ps(_mm256_loadu_ps(ch->du[t] + 8), b));
-    _mm256_storeu_ps(ch->ys[t], _mm256_fmadd_ps(c, h0, _mm256_loadu_ps(ch->ys[t])));
-    _mm256_storeu_ps(ch->ys[t] + 8, _mm256_fmadd_ps(c, h1, _mm256_loadu_ps(ch->ys[t] + 8)));
+  VSS_AVX2_EACH(q, ng)
+  {
+    _mm256_storeu_ps(hp + q * TILE, h[q][0]);
+    _mm256_storeu_ps(hp + q * TILE + 8, h[q][1]);
   }
-  _mm256_storeu_ps(hp, h0);
-  _mm256_storeu_ps(hp + 8, h1);
 }
 
 /* y[p] (+)= ys for n valid lanes (n may be 0: nothing) */
@@ -301,21 +301,16 @@ VSS_AVX2_INLINE void put_y(float *yp, __m256 ys, size_t n, int add)
   vss_avx2_store_n(yp, ys, n);
 }
 
-/* The recurrence of tile tl over the chunk, state group by state group
- * (8 states: 8 registers of state per vector), then the steps' outputs
- * into y.  N is a constant in the specialised copies (16, 1), a variable
- * in the generic one (whose last group runs state by state). */
+/* The recurrence of tile tl over the chunk, four states at a time (then
+ * state by state for N % 4), then the steps' outputs into y.  N is a
+ * constant in the specialised copies (16, 1), a variable in the generic
+ * one. */
 VSS_AVX2_INLINE void recur(const struct dir *dr, const struct tile *tl, struct chunk *ch,
                            size_t N)
 {
-  if (N == 1 && tl->n1) { /* one state: both vectors' chains in one loop */
-    recur_one2(dr, tl, ch);
-  } else
-  for (size_t v = 0; v < TILE && (v == 0 || tl->n1); v += 8) {
-    size_t n0 = 0;
-    for (; n0 + 8 <= N; n0 += 8) recur_group(dr, tl, ch, N, v, n0, 8);
-    for (; n0 < N; n0++) recur_group(dr, tl, ch, N, v, n0, 1);
-  }
+  size_t n0 = 0;
+  for (; n0 + RECUR_NG <= N; n0 += RECUR_NG) recur_group(dr, tl, ch, N, n0, RECUR_NG);
+  for (; n0 < N; n0++) recur_group(dr, tl, ch, N, n0, 1);
   for (size_t t = 0; t < ch->nt; t++) {
     float *yp = dr->y + ch->pos[t] * dr->Di + tl->d0;
     put_y(yp, _mm256_loadu_ps(ch->ys[t]), tl->n0, dr->add);
