@@ -17,6 +17,9 @@
  * every buffer has a guard band.  Two runs in a forked child cover the
  * other code paths: no JIT (LIBXSMM_TARGET=generic: the plain-C fallback
  * kernel) and VSS_MAX_ISA=avx2 (AVX2 kernels on an AVX-512 machine).
+ * The ops table: the two GEMM slots are libxsmm's, every other slot is the
+ * best vector variant's (avx512 where it runs, else avx2, else ref), also
+ * under VSS_MAX_ISA=avx2 (avx2's), in a forked child.
  */
 #include <math.h>
 #include <pthread.h>
@@ -27,10 +30,13 @@
 #include <unistd.h>
 
 #include "tolerances.h"
+#include "vss_internal.h"
 #include "vss_test.h"
 
 #ifdef VSS_HAVE_XSMM
 #include <libxsmm.h>
+
+#include "../optimized/xsmm/xsmm.h"
 
 /* ---- the cases ---------------------------------------------------------- */
 
@@ -332,21 +338,90 @@ END_TEST
 
 /* ---- the ops table -------------------------------------------------------- */
 
+/* The table the non-GEMM ops must come from: avx512 where it was built and
+ * runs here (VSS_MAX_ISA included), else avx2, else ref. */
+static const char *expected_base(struct vss_ops *base)
+{
+#ifdef VSS_HAVE_AVX512
+  if (vss_isa_runnable(VSS_ISA_AVX512, NULL)) {
+    vss_init__avx512(base, NULL);
+    return "avx512";
+  }
+#endif
+#ifdef VSS_HAVE_AVX2
+  vss_init__avx2(base, NULL);
+  return "avx2";
+#else
+  vss_init__ref(base, NULL);
+  return "ref";
+#endif
+}
+
+/* Which non-GEMM slot of t differs from base's (NULL: none). */
+static const char *slot_mismatch(const struct vss_ops *t, const struct vss_ops *base)
+{
+  if (t->layernorm != base->layernorm) return "layernorm";
+  if (t->dwconv3x3 != base->dwconv3x3) return "dwconv3x3";
+  if (t->silu != base->silu) return "silu";
+  if (t->gelu != base->gelu) return "gelu";
+  if (t->softplus != base->softplus) return "softplus";
+  if (t->gate != base->gate) return "gate";
+  if (t->ssm_scan != base->ssm_scan) return "ssm_scan";
+  return NULL;
+}
+
 START_TEST(ops_table)
 {
   struct vss_ops base;
-#ifdef VSS_HAVE_AVX2
-  vss_init__avx2(&base, NULL);
-#else
-  vss_init__ref(&base, NULL);
-#endif
+  const char *from = expected_base(&base);
   ck_assert_ptr_nonnull(xs.linear_prepare);
   ck_assert_ptr_nonnull(xs.linear);
-  ck_assert(xs.linear != base.linear && xs.linear != vss_linear__ref);
+  /* the GEMM slots are libxsmm's */
+  ck_assert(xs.linear_prepare == vss_linear_prepare__xsmm && xs.linear == vss_linear__xsmm);
   /* everything but the linear comes from the best vector variant */
-  ck_assert(xs.layernorm == base.layernorm && xs.dwconv3x3 == base.dwconv3x3);
-  ck_assert(xs.silu == base.silu && xs.gelu == base.gelu && xs.softplus == base.softplus);
-  ck_assert(xs.gate == base.gate && xs.ssm_scan == base.ssm_scan);
+  const char *bad = slot_mismatch(&xs, &base);
+  ck_assert_msg(bad == NULL, "xsmm's %s is not %s's", bad ? bad : "", from);
+#if defined(VSS_HAVE_AVX512) && defined(VSS_HAVE_AVX2)
+  /* the registry's check agrees with the CPU's flags when nothing caps it */
+  const char *cap = getenv("VSS_MAX_ISA");
+  __builtin_cpu_init();
+  if ((!cap || !*cap) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    ck_assert_msg(!strcmp(from, "avx512"), "an AVX-512 CPU, uncapped, but avx512 not runnable");
+  /* where avx512 runs, the choice shows: its scan is not avx2's */
+  if (!strcmp(from, "avx512")) {
+    struct vss_ops a2;
+    vss_init__avx2(&a2, NULL);
+    ck_assert_msg(xs.ssm_scan != a2.ssm_scan, "xsmm's ssm_scan is avx2's on an avx512 CPU");
+  }
+#endif
+}
+END_TEST
+
+/* Under VSS_MAX_ISA=avx2 (in a forked child: the cap is read at init) the
+ * non-GEMM ops are avx2's, even on an AVX-512 machine. */
+START_TEST(ops_table_under_cap)
+{
+  fflush(NULL);
+  const pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    setenv("VSS_MAX_ISA", "avx2", 1);
+    struct vss_ops t, base;
+    vss_init__xsmm(&t, NULL);
+    const char *from = expected_base(&base);
+    const char *bad = slot_mismatch(&t, &base);
+    if (strcmp(from, "avx512") == 0)
+      fprintf(stderr, "VSS_MAX_ISA=avx2: avx512 still counted runnable\n");
+    else if (bad)
+      fprintf(stderr, "VSS_MAX_ISA=avx2: xsmm's %s is not %s's\n", bad, from);
+    fflush(NULL);
+    _exit(bad || strcmp(from, "avx512") == 0 ? 1 : 0);
+  }
+  int st = 0;
+  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                "VSS_MAX_ISA=avx2: xsmm's non-GEMM ops are not avx2's (see stderr)");
 }
 END_TEST
 
@@ -377,6 +452,7 @@ Suite *suite_xsmm(void)
   tcase_add_test(tc, avx2_kernels_under_cap);
   tcase_add_test(tc, threads);
   tcase_add_test(tc, ops_table);
+  tcase_add_test(tc, ops_table_under_cap);
   suite_add_tcase(s, tc);
   return s;
 }
