@@ -84,6 +84,10 @@ TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
+# `make` alone builds `all` (the flags rule below would otherwise be the
+# first target, and the default).
+.DEFAULT_GOAL := all
+
 # Objects depend on the flags they were built with: a changed define (a
 # variant's sources appearing, SANITIZE=...) rebuilds everything.
 FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(OPT_OBJ)
