@@ -48,8 +48,9 @@
  * the only allocation, with ref as the fallback if it fails).
  *
  * Rounding: each output is one dot product in libxsmm's order (split K:
- * chunk sums added in order), then + bias, then GELU (the avx2 variant's
- * vector GELU where built, else ref's erff form), then + y: ref's order
+ * chunk sums added in order), then + bias, then GELU (the GELU of the
+ * table the variant's other ops come from, vss_xsmm_vector_ops: avx512's
+ * where it runs, else avx2's, else ref's erff form), then + y: ref's order
  * but for the dot product's.
  */
 #include <immintrin.h>
@@ -60,12 +61,6 @@
 #include <string.h>
 
 #include "xsmm.h"
-#ifdef VSS_HAVE_AVX2
-#include "../avx2/avx2_ops.h"
-#define XSMM_GELU vss_gelu__avx2
-#else
-#define XSMM_GELU vss_gelu__ref
-#endif
 
 #ifndef XSMM_NB
 #define XSMM_NB 64  /* pixels per row block (a multiple of 8) */
@@ -103,6 +98,7 @@ struct plan {
   size_t n_mblk, m_last;  /* column blocks; width of the last one */
   size_t n_kblk, kb;      /* K chunks and their length (the last: the rest) */
   float *wp;              /* packed panels, see panel() */
+  vss_unary_fn gelu;      /* the epilogue's GELU (vss_xsmm_vector_ops) */
   struct kset set[N_SET];
 };
 
@@ -206,6 +202,9 @@ int vss_linear_prepare__xsmm(struct vss_linear *lin)
   if (!p) return -1;
   p->n_out = d->n_out;
   p->n_in = d->n_in;
+  struct vss_ops vec;
+  vss_xsmm_vector_ops(&vec);
+  p->gelu = vec.gelu;
   p->n_mblk = (d->n_out + XSMM_MB - 1) / XSMM_MB;
   p->m_last = d->n_out - (p->n_mblk - 1) * XSMM_MB;
   /* equal chunks of at most KB, rounded up to 8 floats (half a line) */
@@ -259,13 +258,13 @@ static void add_to(size_t n, float *y, const float *a)
 
 /* Finishes nr x mj outputs held in c (stride ldc): + bias, GELU, then, if c
  * is the tile and not y itself, y = [y +] c. */
-static void epilogue(const struct vss_linear_desc *d, float *c, size_t ldc,
-                     size_t nr, size_t mj, const float *bias, float *y, size_t ldy)
+static void epilogue(const struct plan *p, const struct vss_linear_desc *d, float *c,
+                     size_t ldc, size_t nr, size_t mj, const float *bias, float *y, size_t ldy)
 {
   for (size_t r = 0; r < nr; r++) {
     float *t = c + r * ldc, *yr = y + r * ldy;
     if (bias) add_to(mj, t, bias);
-    if (d->act == VSS_ACT_GELU) XSMM_GELU(mj, t, t);
+    if (d->act == VSS_ACT_GELU) p->gelu(mj, t, t);
     if (t == yr) continue;
     if (d->accumulate) add_to(mj, yr, t);
     else memcpy(yr, t, mj * sizeof *yr);
@@ -293,7 +292,7 @@ static void row_block(const struct vss_linear *lin, const struct kset *s, int di
       r0 += np;
     }
     if (!direct || d->b || d->act != VSS_ACT_NONE)
-      epilogue(d, c, ldc, nr, block_width(p, j), d->b ? d->b + j * XSMM_MB : NULL,
+      epilogue(p, d, c, ldc, nr, block_width(p, j), d->b ? d->b + j * XSMM_MB : NULL,
                y + j * XSMM_MB, ldy);
   }
 }

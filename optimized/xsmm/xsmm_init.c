@@ -8,19 +8,25 @@
 #include "vss_internal.h"
 #include "xsmm.h"
 
+void vss_xsmm_vector_ops(struct vss_ops *ops)
+{
+#ifdef VSS_HAVE_AVX512
+  if (vss_isa_runnable(VSS_ISA_AVX512, NULL)) {
+    vss_init__avx512(ops, NULL);
+    return;
+  }
+#endif
+#ifdef VSS_HAVE_AVX2
+  vss_init__avx2(ops, NULL);
+#else
+  vss_init__ref(ops, NULL);
+#endif
+}
+
 void vss_init__xsmm(struct vss_ops *ops, const struct vss_ops *base)
 {
   (void)base; /* xsmm wraps nothing */
-#ifdef VSS_HAVE_AVX512
-  if (vss_isa_runnable(VSS_ISA_AVX512, NULL))
-    vss_init__avx512(ops, NULL);
-  else
-#endif
-#ifdef VSS_HAVE_AVX2
-    vss_init__avx2(ops, NULL);
-#else
-    vss_init__ref(ops, NULL);
-#endif
+  vss_xsmm_vector_ops(ops);
   ops->linear_prepare = vss_linear_prepare__xsmm;
   ops->linear = vss_linear__xsmm;
 }
