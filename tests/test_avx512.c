@@ -8,10 +8,13 @@
  *
  *  - the vector exponentials (optimized/avx512/avx512_util.h) against
  *    double precision, through the hooks vss_expf__avx512[emu] (e^x: silu,
- *    softplus, gelu) and vss_exp2f__avx512[emu] (2^z: the scan's decay
+ *    softplus) and vss_exp2f__avx512[emu] (2^z: the scan's decay
  *    factors): at most VSS_AVX512_EXP_MAX_ULP over their ranges, gradual
  *    underflow included; 2^n exact for integers n; NaN, +-inf, 0 mapped as
  *    libm maps them;
+ *  - the vector GELU (its piecewise Phi) against double precision on
+ *    [-10, 10] and tiny |x|, within VSS_LIM_GELU; x itself for x >= 5.77,
+ *    an exact 0 (-0) for x <= -5.77, NaN, +-inf and +-0 as ref maps them;
  *  - the masked tails: every op at every length 1..33 (through 16 and 32,
  *    the vector width and the linear panel) along its masked dimension,
  *    each output with a guard band before and after it (and the padding
@@ -263,6 +266,55 @@ START_TEST(exp2_within_bound)
     ck_assert_msg(yi[k] == ldexpf(1.0f, k - 149), "%s exp2(%d) = %.9g", bd->name, k - 149, yi[k]);
 }
 END_TEST
+
+/* gelu: 2M points, half of them in [-6, 6] (the fitted range), a quarter
+ * in [-10, 10], a quarter at tiny |x| (1e-30 to 1, both signs), against
+ * x Phi(x) in double within VSS_LIM_GELU; then the special values. */
+START_TEST(gelu_within_bound)
+{
+  BUILD_OR_RETURN(bd);
+  struct vss_ops ops;
+  ops_of(bd, &ops);
+  const size_t n = 2000003;
+  float *x = banded(n), *y = banded(n);
+  struct vss_rng r;
+  vss_rng_seed(&r, SEED + 9);
+  for (size_t i = 0; i < n; i++)
+    x[i] = i < n / 2       ? vss_rng_uniform(&r, -6, 6)
+           : i < 3 * n / 4 ? vss_rng_uniform(&r, -10, 10)
+                           : (i & 1 ? -1 : 1) * expf(vss_rng_uniform(&r, -69, 0));
+  ops.gelu(n, x, y);
+  const struct vss_limits lim = VSS_LIM_GELU;
+  double worst = 0, worst_abs = 0; /* of err / limit */
+  size_t wi = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double xd = x[i], e = 0.5 * xd * erfc(-xd / sqrt(2.0)), err = fabs((double)y[i] - e);
+    worst_abs = fmax(worst_abs, err);
+    if (!(err / (lim.atol + lim.rtol * fabs(e)) <= worst))
+      worst = err / (lim.atol + lim.rtol * fabs(e)), wi = i;
+  }
+  ck_assert_msg(worst <= 1.0, "%s gelu: %.3g of VSS_LIM_GELU at x = %.9g (got %.9g, exp %.9g)",
+                bd->name, worst, x[wi], y[wi], 0.5 * x[wi] * erfc(-x[wi] / sqrt(2.0)));
+  printf("%s gelu: %.3g abs at most, %.3f of VSS_LIM_GELU\n", bd->name, worst_abs, worst);
+  /* x beyond the table: x itself, or an exact zero (the sign of x * 0) */
+  const float sx[] = {5.77f, 6.0f, 8.0f, 1e4f, 1e30f, FLT_MAX, -5.77f, -6.0f, -1e4f, -FLT_MAX};
+  float sy[10];
+  ops.gelu(10, sx, sy);
+  for (int i = 0; i < 10; i++)
+    ck_assert_msg(sx[i] > 0 ? sy[i] == sx[i] : sy[i] == 0.0f && signbit(sy[i]),
+                  "%s gelu(%.9g) = %.9g", bd->name, sx[i], sy[i]);
+  /* NaN, -inf (-inf * 0 = NaN, as ref), +inf, +-0 */
+  const float zx[5] = {NAN, -INFINITY, INFINITY, 0.0f, -0.0f};
+  float zy[5];
+  ops.gelu(5, zx, zy);
+  ck_assert_msg(isnan(zy[0]) && isnan(zy[1]), "%s gelu(NaN, -inf) = %g, %g", bd->name, zy[0], zy[1]);
+  ck_assert_msg(isinf(zy[2]) && zy[2] > 0, "%s gelu(inf) = %g", bd->name, zy[2]);
+  ck_assert_msg(zy[3] == 0.0f && !signbit(zy[3]) && zy[4] == 0.0f && signbit(zy[4]),
+                "%s gelu(+-0) = %g, %g", bd->name, zy[3], zy[4]);
+  banded_check_free("gelu x", x, n);
+  banded_check_free("gelu y", y, n);
+}
+END_TEST
 #endif
 
 /* ---- masked tails: lengths 1..33 ------------------------------------------ */
@@ -497,7 +549,7 @@ Suite *suite_avx512(void)
   /* each test once per build (_i), in two cases */
   const TTest *const tests[][2] = {
 #if defined(VSS_HAVE_AVX512) || defined(VSS_HAVE_AVX512EMU)
-      {exp_within_bound, NULL}, {exp2_within_bound, NULL},
+      {exp_within_bound, NULL}, {exp2_within_bound, NULL}, {gelu_within_bound, NULL},
 #endif
       {NULL, tails_unary}, {NULL, tails_layernorm_gate}, {NULL, tails_linear},
       {NULL, tails_dwconv}, {NULL, tails_scan},          {NULL, scan_clamped_exp2}};

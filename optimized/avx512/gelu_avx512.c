@@ -1,5 +1,5 @@
 /* gelu_avx512.c - y = exact GELU(x) = x Phi(x), 16 lanes, masked tail,
- * Phi from the vector erfc of avx512_util.h (vss_avx512_gelu). */
+ * Phi(-|x|) from the piecewise polynomial of avx512_util.h (vss_avx512_gelu). */
 #include "avx512_ops.h"
 #include "avx512_util.h"
 
