@@ -493,6 +493,20 @@ static double ulp_f32(double e)
   return ldexp(1.0, ex - 24);
 }
 
+/* The largest error of y against truth(x) over n points, in ulps of the
+ * fp32 truth; *wi: where. */
+static double worst_ulp(size_t n, const float *x, const float *y, double (*truth)(double),
+                        size_t *wi)
+{
+  double worst = 0;
+  *wi = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double e = truth((double)x[i]), u = fabs((double)y[i] - e) / ulp_f32(e);
+    if (u > worst) { worst = u; *wi = i; }
+  }
+  return worst;
+}
+
 START_TEST(avx2_exp_within_2ulp)
 {
   const char *why;
@@ -508,12 +522,8 @@ START_TEST(avx2_exp_within_2ulp)
   x[0] = 0.0f; x[1] = -0.0f; x[2] = -87.33655f; x[3] = -103.97f; x[4] = 70.0f;
   x[5] = -1e-8f; x[6] = -150.0f; x[7] = -INFINITY;
   vss_expf__avx2(n, x, y);
-  double worst = 0;
-  size_t wi = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double e = exp((double)x[i]), u = fabs((double)y[i] - e) / ulp_f32(e);
-    if (u > worst) { worst = u; wi = i; }
-  }
+  size_t wi;
+  const double worst = worst_ulp(n, x, y, exp, &wi);
   ck_assert_msg(worst <= VSS_EXP_MAX_ULP, "avx2 exp: %.2f ulp at x = %.9g (got %.9g, exp %.9g)",
                 worst, x[wi], y[wi], exp((double)x[wi]));
   float nan_in = NAN, nan_out = 0;
@@ -540,15 +550,46 @@ START_TEST(avx2_exp2_scan_within_2ulp)
   x[0] = 0.0f; x[1] = -0.0f; x[2] = -125.0f; x[3] = 101.0f; x[4] = -124.587189f;
   x[5] = -1e-8f; x[6] = -0.0625f; x[7] = 0.0625f; x[8] = -0.9375f;
   vss_exp2f_scan__avx2(n, x, y);
-  double worst = 0;
-  size_t wi = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double e = exp2((double)x[i]), u = fabs((double)y[i] - e) / ulp_f32(e);
-    if (u > worst) { worst = u; wi = i; }
-  }
+  size_t wi;
+  const double worst = worst_ulp(n, x, y, exp2, &wi);
   ck_assert_msg(worst <= VSS_EXP2_TAB_MAX_ULP,
                 "avx2 scan exp2: %.2f ulp at z = %.9g (got %.9g, exp2 %.9g)", worst, x[wi],
                 y[wi], exp2((double)x[wi]));
+  ck_assert(vss_guard_ok(y, n));
+  vss_guarded_free(x); vss_guarded_free(y);
+}
+END_TEST
+
+static double softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }
+
+/* softplus (the scan's delta) against double over [-100, 40], subnormal
+ * results included, and the threshold rule: x itself above 20. */
+START_TEST(avx2_softplus_within_bound)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
+  const size_t n = 2000003;
+  float *x = vss_guarded_alloc(n), *y = vss_guarded_alloc(n);
+  struct vss_rng r;
+  vss_rng_seed(&r, SEED + 12);
+  /* the deltas' range [-12, 4] densely, then the whole sweep */
+  for (size_t i = 0; i < n; i++)
+    x[i] = i < n / 2 ? -12.0f + 16.0f * vss_rng_uniform(&r, 0, 1)
+                     : -100.0f + 140.0f * vss_rng_uniform(&r, 0, 1);
+  x[0] = 0.0f; x[1] = -0.0f; x[2] = 0.508288f; x[3] = -2.5567f; x[4] = -88.0f;
+  x[5] = -100.0f; x[6] = 14.5560904f; x[7] = 20.0f; x[8] = 20.000002f; x[9] = 40.0f;
+  vss_softplus__avx2(n, x, y);
+  size_t wi;
+  const double worst = worst_ulp(n, x, y, softplus_f64, &wi);
+  ck_assert_msg(worst <= VSS_SOFTPLUS_MAX_ULP,
+                "avx2 softplus: %.2f ulp at x = %.9g (got %.9g, softplus %.9g)", worst, x[wi],
+                y[wi], softplus_f64((double)x[wi]));
+  for (size_t i = 0; i < n; i++)
+    if (x[i] > 20.0f) ck_assert_msg(y[i] == x[i], "softplus(%.9g) = %.9g, not x", x[i], y[i]);
+  const float sp_in[3] = {NAN, INFINITY, -INFINITY};
+  float sp_out[3];
+  vss_softplus__avx2(3, sp_in, sp_out);
+  ck_assert(isnan(sp_out[0]) && sp_out[1] == INFINITY && sp_out[2] == 0.0f);
   ck_assert(vss_guard_ok(y, n));
   vss_guarded_free(x); vss_guarded_free(y);
 }
@@ -594,6 +635,7 @@ Suite *suite_variants(void)
     if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) printf("SKIP avx2 exp sweep: %s\n", why);
     tcase_add_test(act, avx2_exp_within_2ulp);
     tcase_add_test(act, avx2_exp2_scan_within_2ulp);
+    tcase_add_test(act, avx2_softplus_within_bound);
   }
 #endif
   suite_add_tcase(s, lin);
