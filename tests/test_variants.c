@@ -507,91 +507,102 @@ static double worst_ulp(size_t n, const float *x, const float *y, double (*truth
   return worst;
 }
 
+/* An accuracy sweep: n points, the first half uniform on the dense range
+ * [dlo, dhi], the rest on [lo, hi], then the given special points first;
+ * y guarded. */
+struct sweep {
+  size_t n;
+  float *x, *y;
+};
+
+static void sweep_begin(struct sweep *w, unsigned seed, float dlo, float dhi, float lo, float hi,
+                        const float *special, size_t n_special)
+{
+  struct vss_rng r;
+  w->n = 2000003;
+  w->x = vss_guarded_alloc(w->n);
+  w->y = vss_guarded_alloc(w->n);
+  vss_rng_seed(&r, seed);
+  for (size_t i = 0; i < w->n; i++)
+    w->x[i] = i < w->n / 2 ? dlo + (dhi - dlo) * vss_rng_uniform(&r, 0, 1)
+                           : lo + (hi - lo) * vss_rng_uniform(&r, 0, 1);
+  memcpy(w->x, special, n_special * sizeof *special);
+}
+
+static void sweep_end(struct sweep *w)
+{
+  ck_assert(vss_guard_ok(w->y, w->n));
+  vss_guarded_free(w->x);
+  vss_guarded_free(w->y);
+}
+
+/* e^x: the scan's range [-100, 0] densely, then [-200, 70] */
 START_TEST(avx2_exp_within_2ulp)
 {
   const char *why;
   if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return; /* SKIP printed by the suite */
-  const size_t n = 2000003;
-  float *x = vss_guarded_alloc(n), *y = vss_guarded_alloc(n);
-  struct vss_rng r;
-  vss_rng_seed(&r, SEED + 10);
-  /* the scan's range [-100, 0] densely, then [-200, 70] */
-  for (size_t i = 0; i < n; i++)
-    x[i] = i < n / 2 ? -100.0f * vss_rng_uniform(&r, 0, 1)
-                     : -200.0f + 270.0f * vss_rng_uniform(&r, 0, 1);
-  x[0] = 0.0f; x[1] = -0.0f; x[2] = -87.33655f; x[3] = -103.97f; x[4] = 70.0f;
-  x[5] = -1e-8f; x[6] = -150.0f; x[7] = -INFINITY;
-  vss_expf__avx2(n, x, y);
+  static const float special[] = {0.0f, -0.0f, -87.33655f, -103.97f, 70.0f, -1e-8f, -150.0f,
+                                  -INFINITY};
+  struct sweep w;
+  sweep_begin(&w, SEED + 10, -100.0f, 0.0f, -200.0f, 70.0f, special, sizeof special / sizeof *special);
+  vss_expf__avx2(w.n, w.x, w.y);
   size_t wi;
-  const double worst = worst_ulp(n, x, y, exp, &wi);
+  const double worst = worst_ulp(w.n, w.x, w.y, exp, &wi);
   ck_assert_msg(worst <= VSS_EXP_MAX_ULP, "avx2 exp: %.2f ulp at x = %.9g (got %.9g, exp %.9g)",
-                worst, x[wi], y[wi], exp((double)x[wi]));
+                worst, w.x[wi], w.y[wi], exp((double)w.x[wi]));
   float nan_in = NAN, nan_out = 0;
   vss_expf__avx2(1, &nan_in, &nan_out);
   ck_assert(isnan(nan_out));
-  ck_assert(vss_guard_ok(y, n));
-  vss_guarded_free(x); vss_guarded_free(y);
+  sweep_end(&w);
 }
 END_TEST
 
-/* the scan's decay-factor exp2 over its domain [-125, 101] */
+/* the scan's decay-factor exp2: the decays' range [-30, 0] densely, then
+ * its whole domain [-125, 101] */
 START_TEST(avx2_exp2_scan_within_2ulp)
 {
   const char *why;
   if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
-  const size_t n = 2000003;
-  float *x = vss_guarded_alloc(n), *y = vss_guarded_alloc(n);
-  struct vss_rng r;
-  vss_rng_seed(&r, SEED + 11);
-  /* the decays' range [-30, 0] densely, then the whole domain */
-  for (size_t i = 0; i < n; i++)
-    x[i] = i < n / 2 ? -30.0f * vss_rng_uniform(&r, 0, 1)
-                     : -125.0f + 226.0f * vss_rng_uniform(&r, 0, 1);
-  x[0] = 0.0f; x[1] = -0.0f; x[2] = -125.0f; x[3] = 101.0f; x[4] = -124.587189f;
-  x[5] = -1e-8f; x[6] = -0.0625f; x[7] = 0.0625f; x[8] = -0.9375f;
-  vss_exp2f_scan__avx2(n, x, y);
+  static const float special[] = {0.0f,   -0.0f,     -125.0f,  101.0f, -124.587189f,
+                                  -1e-8f, -0.0625f, 0.0625f, -0.9375f};
+  struct sweep w;
+  sweep_begin(&w, SEED + 11, -30.0f, 0.0f, -125.0f, 101.0f, special, sizeof special / sizeof *special);
+  vss_exp2f_scan__avx2(w.n, w.x, w.y);
   size_t wi;
-  const double worst = worst_ulp(n, x, y, exp2, &wi);
+  const double worst = worst_ulp(w.n, w.x, w.y, exp2, &wi);
   ck_assert_msg(worst <= VSS_EXP2_TAB_MAX_ULP,
-                "avx2 scan exp2: %.2f ulp at z = %.9g (got %.9g, exp2 %.9g)", worst, x[wi],
-                y[wi], exp2((double)x[wi]));
-  ck_assert(vss_guard_ok(y, n));
-  vss_guarded_free(x); vss_guarded_free(y);
+                "avx2 scan exp2: %.2f ulp at z = %.9g (got %.9g, exp2 %.9g)", worst, w.x[wi],
+                w.y[wi], exp2((double)w.x[wi]));
+  sweep_end(&w);
 }
 END_TEST
 
 static double softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }
 
-/* softplus (the scan's delta) against double over [-100, 40], subnormal
- * results included, and the threshold rule: x itself above 20. */
+/* softplus (the scan's delta): the deltas' range [-12, 4] densely, then
+ * [-100, 40] (subnormal results included); x itself above 20 */
 START_TEST(avx2_softplus_within_bound)
 {
   const char *why;
   if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
-  const size_t n = 2000003;
-  float *x = vss_guarded_alloc(n), *y = vss_guarded_alloc(n);
-  struct vss_rng r;
-  vss_rng_seed(&r, SEED + 12);
-  /* the deltas' range [-12, 4] densely, then the whole sweep */
-  for (size_t i = 0; i < n; i++)
-    x[i] = i < n / 2 ? -12.0f + 16.0f * vss_rng_uniform(&r, 0, 1)
-                     : -100.0f + 140.0f * vss_rng_uniform(&r, 0, 1);
-  x[0] = 0.0f; x[1] = -0.0f; x[2] = 0.508288f; x[3] = -2.5567f; x[4] = -88.0f;
-  x[5] = -100.0f; x[6] = 14.5560904f; x[7] = 20.0f; x[8] = 20.000002f; x[9] = 40.0f;
-  vss_softplus__avx2(n, x, y);
+  static const float special[] = {0.0f,   -0.0f,       -2.5567f, 0.508288f,  -88.0f,
+                                  -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
+  struct sweep w;
+  sweep_begin(&w, SEED + 12, -12.0f, 4.0f, -100.0f, 40.0f, special, sizeof special / sizeof *special);
+  vss_softplus__avx2(w.n, w.x, w.y);
   size_t wi;
-  const double worst = worst_ulp(n, x, y, softplus_f64, &wi);
+  const double worst = worst_ulp(w.n, w.x, w.y, softplus_f64, &wi);
   ck_assert_msg(worst <= VSS_SOFTPLUS_MAX_ULP,
-                "avx2 softplus: %.2f ulp at x = %.9g (got %.9g, softplus %.9g)", worst, x[wi],
-                y[wi], softplus_f64((double)x[wi]));
-  for (size_t i = 0; i < n; i++)
-    if (x[i] > 20.0f) ck_assert_msg(y[i] == x[i], "softplus(%.9g) = %.9g, not x", x[i], y[i]);
+                "avx2 softplus: %.2f ulp at x = %.9g (got %.9g, softplus %.9g)", worst, w.x[wi],
+                w.y[wi], softplus_f64((double)w.x[wi]));
+  for (size_t i = 0; i < w.n; i++)
+    if (w.x[i] > 20.0f)
+      ck_assert_msg(w.y[i] == w.x[i], "softplus(%.9g) = %.9g, not x", w.x[i], w.y[i]);
   const float sp_in[3] = {NAN, INFINITY, -INFINITY};
   float sp_out[3];
   vss_softplus__avx2(3, sp_in, sp_out);
   ck_assert(isnan(sp_out[0]) && sp_out[1] == INFINITY && sp_out[2] == 0.0f);
-  ck_assert(vss_guard_ok(y, n));
-  vss_guarded_free(x); vss_guarded_free(y);
+  sweep_end(&w);
 }
 END_TEST
 #endif
