@@ -544,7 +544,8 @@ START_TEST(avx2_exp_within_2ulp)
   static const float special[] = {0.0f, -0.0f, -87.33655f, -103.97f, 70.0f, -1e-8f, -150.0f,
                                   -INFINITY};
   struct sweep w;
-  sweep_begin(&w, SEED + 10, -100.0f, 0.0f, -200.0f, 70.0f, special, sizeof special / sizeof *special);
+  sweep_begin(&w, SEED + 10, -100.0f, 0.0f, -200.0f, 70.0f,
+              special, sizeof special / sizeof *special);
   vss_expf__avx2(w.n, w.x, w.y);
   size_t wi;
   const double worst = worst_ulp(w.n, w.x, w.y, exp, &wi);
@@ -566,7 +567,8 @@ START_TEST(avx2_exp2_scan_within_2ulp)
   static const float special[] = {0.0f,   -0.0f,     -125.0f,  101.0f, -124.587189f,
                                   -1e-8f, -0.0625f, 0.0625f, -0.9375f};
   struct sweep w;
-  sweep_begin(&w, SEED + 11, -30.0f, 0.0f, -125.0f, 101.0f, special, sizeof special / sizeof *special);
+  sweep_begin(&w, SEED + 11, -30.0f, 0.0f, -125.0f, 101.0f,
+              special, sizeof special / sizeof *special);
   vss_exp2f_scan__avx2(w.n, w.x, w.y);
   size_t wi;
   const double worst = worst_ulp(w.n, w.x, w.y, exp2, &wi);
@@ -588,7 +590,8 @@ START_TEST(avx2_softplus_within_bound)
   static const float special[] = {0.0f,   -0.0f,       -2.5567f, 0.508288f,  -88.0f,
                                   -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
   struct sweep w;
-  sweep_begin(&w, SEED + 12, -12.0f, 4.0f, -100.0f, 40.0f, special, sizeof special / sizeof *special);
+  sweep_begin(&w, SEED + 12, -12.0f, 4.0f, -100.0f, 40.0f,
+              special, sizeof special / sizeof *special);
   vss_softplus__avx2(w.n, w.x, w.y);
   size_t wi;
   const double worst = worst_ulp(w.n, w.x, w.y, softplus_f64, &wi);
