@@ -20,10 +20,14 @@
  *    floats = 16 KiB) stays in L1 across the 16 tiles of a row block.  When
  *    n_in > KC, the tile's partial sums wait in a small buffer (MC x 16
  *    floats on the stack) between K blocks;
- *  - the epilogue runs once per tile after the last K block, in ref's
- *    order: + bias, then GELU, then + y (accumulate), with masked stores
- *    for the last panel's columns past n_out; a whole panel with nothing
- *    to apply (in_proj, x_proj, dt_proj) is stored by the kernel itself.
+ *  - the bias is added to the accumulators after the last K block, before
+ *    they are stored (ref's order, sum + b; starting the accumulators
+ *    from b instead failed the variant tests on fc2 of v2_T3, K = 1536:
+ *    every add then rounds at the bias's scale);
+ *  - the epilogue runs once per tile after the last K block: GELU, then
+ *    + y (accumulate), with masked stores for the last panel's columns
+ *    past n_out; a whole panel with no GELU and no accumulation (in_proj,
+ *    x_proj, dt_proj) is stored by the kernel itself, bias or not.
  * Row tails (rows % 6) run the same kernel with fewer rows (m = 1..5, one
  * specialised copy each).
  */
@@ -78,12 +82,12 @@ int vss_linear_prepare__avx2(struct vss_linear *lin)
 }
 
 /* The m x 16 tile dst (row stride ldd) = init (row stride NR) + a (m x kc,
- * row stride lda) times the panel slice bp (kc x 16); init NULL means
- * zero.  m is a constant in each specialised copy, so acc stays in
- * registers. */
+ * row stride lda) times the panel slice bp (kc x 16) [+ bias, 16 floats];
+ * init NULL means zero.  m is a constant in each specialised copy, so acc
+ * stays in registers. */
 VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
-                                  const float *bp, const float *init, float *dst,
-                                  size_t ldd)
+                                  const float *bp, const float *init, const float *bias,
+                                  float *dst, size_t ldd)
 {
   __m256 acc[MR][2];
 #pragma GCC unroll 6
@@ -101,53 +105,54 @@ VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
       acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
   }
+  if (bias) {
+    const __m256 b0 = _mm256_load_ps(bias), b1 = _mm256_load_ps(bias + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < m; r++) {
+      acc[r][0] = _mm256_add_ps(acc[r][0], b0);
+      acc[r][1] = _mm256_add_ps(acc[r][1], b1);
+    }
+  }
 #pragma GCC unroll 6
   for (int r = 0; r < m; r++)
 #pragma GCC unroll 2
     for (int v = 0; v < 2; v++) _mm256_storeu_ps(dst + r * ldd + 8 * v, acc[r][v]);
 }
 
-static void ukernel(int m, size_t kc, const float *a, size_t lda,
-                    const float *bp, const float *init, float *dst, size_t ldd)
+static void ukernel(int m, size_t kc, const float *a, size_t lda, const float *bp,
+                    const float *init, const float *bias, float *dst, size_t ldd)
 {
   switch (m) {
-  case 6: ukernel_body(6, kc, a, lda, bp, init, dst, ldd); break;
-  case 5: ukernel_body(5, kc, a, lda, bp, init, dst, ldd); break;
-  case 4: ukernel_body(4, kc, a, lda, bp, init, dst, ldd); break;
-  case 3: ukernel_body(3, kc, a, lda, bp, init, dst, ldd); break;
-  case 2: ukernel_body(2, kc, a, lda, bp, init, dst, ldd); break;
-  default: ukernel_body(1, kc, a, lda, bp, init, dst, ldd); break;
+  case 6: ukernel_body(6, kc, a, lda, bp, init, bias, dst, ldd); break;
+  case 5: ukernel_body(5, kc, a, lda, bp, init, bias, dst, ldd); break;
+  case 4: ukernel_body(4, kc, a, lda, bp, init, bias, dst, ldd); break;
+  case 3: ukernel_body(3, kc, a, lda, bp, init, bias, dst, ldd); break;
+  case 2: ukernel_body(2, kc, a, lda, bp, init, bias, dst, ldd); break;
+  default: ukernel_body(1, kc, a, lda, bp, init, bias, dst, ldd); break;
   }
 }
 
-/* What the epilogue of one panel applies. */
+/* What the epilogue of one panel applies (the bias is already in: the
+ * kernel adds it before its store). */
 struct epi {
-  const float *bias; /* the panel's 16 (padded) biases, or NULL */
-  size_t nv;         /* valid output channels in the panel, 1..16 */
+  size_t nv; /* valid output channels in the panel, 1..16 */
   int gelu, accumulate;
 };
 
-/* y rows (m of them, ldy apart) = [y +] act(c + bias), c the m x 16 tile.
- * The GELU runs on the whole tile in lockstep groups of 4 vectors (one at
- * a time, its ~45-cycle chains left the FMA units idle; measured: fc1 of
- * v2_T1 went from 57 to 64 GFLOP/s). */
-static void epilogue(int m, const float *c, float *y, size_t ldy, const struct epi *e)
+/* y rows (m of them, ldy apart) = [y +] act(c), c the m x 16 tile (GELU
+ * in place, through vss_avx2_map's lockstep groups: measured on fc1 of
+ * v2_T1, 3.43 -> 3.22 ms against 4-vector groups of a register array). */
+static void epilogue(int m, float *c, float *y, size_t ldy, const struct epi *e)
 {
-  __m256 v[MR * 2] = {0}; /* MR * 2 = 12: whole groups of 4 */
-  const int nv = 2 * m;
-  for (int i = 0; i < nv; i++) {
-    v[i] = _mm256_load_ps(c + 8 * i);
-    if (e->bias) v[i] = _mm256_add_ps(v[i], _mm256_load_ps(e->bias + 8 * (i & 1)));
-  }
-  if (e->gelu)
-    for (int i = 0; i < nv; i += 4) vss_avx2_gelu_n(4, v + i);
-  for (int i = 0; i < nv; i++) {
+  if (e->gelu) vss_avx2_map((size_t)m * NR, c, c, vss_avx2_gelu_n);
+  for (int i = 0; i < 2 * m; i++) {
     const size_t col = 8 * (size_t)(i & 1);
     if (col >= e->nv) continue;
     const size_t n = e->nv - col < 8 ? e->nv - col : 8;
     float *yv = y + (size_t)(i >> 1) * ldy + col;
-    if (e->accumulate) v[i] = _mm256_add_ps(vss_avx2_load_n(yv, n), v[i]);
-    vss_avx2_store_n(yv, v[i], n);
+    __m256 v = _mm256_load_ps(c + 8 * i);
+    if (e->accumulate) v = _mm256_add_ps(vss_avx2_load_n(yv, n), v);
+    vss_avx2_store_n(yv, v, n);
   }
 }
 
@@ -167,11 +172,11 @@ void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
     const size_t mb = rows - i0 < MC ? rows - i0 : MC;
     for (size_t j = 0; j < p->npanel; j++) {
       const float *panel = p->w + j * K * NR;
-      const struct epi e = {p->bias ? p->bias + j * NR : NULL,
-                            p->n_out - j * NR < NR ? p->n_out - j * NR : NR,
+      const float *bias = p->bias ? p->bias + j * NR : NULL;
+      const struct epi e = {p->n_out - j * NR < NR ? p->n_out - j * NR : NR,
                             lin->d.act == VSS_ACT_GELU, lin->d.accumulate};
       /* nothing to apply to a whole panel: the kernel stores straight to y */
-      const int plain = !e.bias && !e.gelu && !e.accumulate && e.nv == NR;
+      const int plain = !e.gelu && !e.accumulate && e.nv == NR;
       size_t k0 = 0;
       do { /* at least once, so that n_in == 0 still writes act(b) */
         const size_t kc = K - k0 < KC ? K - k0 : KC;
@@ -181,11 +186,11 @@ void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
           float *pi = part + i * NR, *yt = y + (i0 + i) * ldy + j * NR;
           const float *a = x + (i0 + i) * ldx + k0, *init = first ? NULL : pi;
           if (!last)
-            ukernel(m, kc, a, ldx, panel + k0 * NR, init, pi, NR);
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, NULL, pi, NR);
           else if (plain)
-            ukernel(m, kc, a, ldx, panel + k0 * NR, init, yt, ldy);
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, bias, yt, ldy);
           else {
-            ukernel(m, kc, a, ldx, panel + k0 * NR, init, tile, NR);
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, bias, tile, NR);
             epilogue(m, tile, yt, ldy, &e);
           }
         }
