@@ -51,7 +51,9 @@
  *
  * The decay factors are not computed inside the recurrence, as avx512
  * does: with 16 ymm registers the state and the exp's temporaries do not
- * fit together (measured: 9-35% slower, 2 to 8 states per pass).
+ * fit together (measured: 9-35% slower, 2 to 8 states per pass; with the
+ * state kept in L1 instead, loaded and stored at every step, 4-7% slower,
+ * 1 or 2 states' exps in lockstep).
  *
  * Paths: N = 16 and N = 1 are compiled with N constant (unrolled state
  * loop; N = 1 runs both vectors of a tile in one loop, two independent
