@@ -536,76 +536,74 @@ static void sweep_end(struct sweep *w)
   vss_guarded_free(w->y);
 }
 
-/* e^x: the scan's range [-100, 0] densely, then [-200, 70] */
-START_TEST(avx2_exp_within_2ulp)
+static double softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }
+
+/* The vector functions held to an ulp bound against double: each sweeps
+ * a dense range (where the block's values lie) and a whole range, after
+ * its special points. */
+static const float exp_special[] = {0.0f, -0.0f, -87.33655f, -103.97f, 70.0f, -1e-8f, -150.0f,
+                                    -INFINITY};
+static const float exp2_special[] = {0.0f,   -0.0f,    -125.0f, 101.0f,  -124.587189f,
+                                     -1e-8f, -0.0625f, 0.0625f, -0.9375f};
+static const float softplus_special[] = {0.0f,    -0.0f,       -2.5567f, 0.508288f,  -88.0f,
+                                         -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
+static const struct ulp_case {
+  const char *name;
+  void (*f)(size_t n, const float *x, float *y);
+  double (*truth)(double);
+  double max_ulp;
+  float dlo, dhi, lo, hi;
+  const float *special;
+  size_t n_special;
+} ulp_cases[] = {
+    /* e^x: the scan's range [-100, 0], then [-200, 70] */
+    {"exp", vss_expf__avx2, exp, VSS_EXP_MAX_ULP, -100.0f, 0.0f, -200.0f, 70.0f, exp_special,
+     sizeof exp_special / sizeof *exp_special},
+    /* the scan's decay-factor exp2: the decays' range, then its domain */
+    {"scan exp2", vss_exp2f_scan__avx2, exp2, VSS_EXP2_TAB_MAX_ULP, -30.0f, 0.0f, -125.0f,
+     101.0f, exp2_special, sizeof exp2_special / sizeof *exp2_special},
+    /* softplus (the scan's delta): the deltas' range, then [-100, 40],
+     * subnormal results included */
+    {"softplus", vss_softplus__avx2, softplus_f64, VSS_SOFTPLUS_MAX_ULP, -12.0f, 4.0f, -100.0f,
+     40.0f, softplus_special, sizeof softplus_special / sizeof *softplus_special},
+};
+
+START_TEST(avx2_within_ulp_bound)
 {
   const char *why;
   if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return; /* SKIP printed by the suite */
-  static const float special[] = {0.0f, -0.0f, -87.33655f, -103.97f, 70.0f, -1e-8f, -150.0f,
-                                  -INFINITY};
+  const struct ulp_case *c = &ulp_cases[_i];
   struct sweep w;
-  sweep_begin(&w, SEED + 10, -100.0f, 0.0f, -200.0f, 70.0f,
-              special, sizeof special / sizeof *special);
-  vss_expf__avx2(w.n, w.x, w.y);
+  sweep_begin(&w, SEED + 10 + (unsigned)_i, c->dlo, c->dhi, c->lo, c->hi, c->special,
+              c->n_special);
+  c->f(w.n, w.x, w.y);
   size_t wi;
-  const double worst = worst_ulp(w.n, w.x, w.y, exp, &wi);
-  ck_assert_msg(worst <= VSS_EXP_MAX_ULP, "avx2 exp: %.2f ulp at x = %.9g (got %.9g, exp %.9g)",
-                worst, w.x[wi], w.y[wi], exp((double)w.x[wi]));
+  const double worst = worst_ulp(w.n, w.x, w.y, c->truth, &wi);
+  ck_assert_msg(worst <= c->max_ulp, "avx2 %s: %.2f ulp at x = %.9g (got %.9g, true %.9g)",
+                c->name, worst, w.x[wi], w.y[wi], c->truth((double)w.x[wi]));
+  sweep_end(&w);
+}
+END_TEST
+
+/* exp keeps NaN; softplus is x itself above 20 (spec's threshold) and
+ * keeps NaN, inf and -inf -> 0 */
+START_TEST(avx2_exp_softplus_specials)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
   float nan_in = NAN, nan_out = 0;
   vss_expf__avx2(1, &nan_in, &nan_out);
   ck_assert(isnan(nan_out));
-  sweep_end(&w);
-}
-END_TEST
-
-/* the scan's decay-factor exp2: the decays' range [-30, 0] densely, then
- * its whole domain [-125, 101] */
-START_TEST(avx2_exp2_scan_within_2ulp)
-{
-  const char *why;
-  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
-  static const float special[] = {0.0f,   -0.0f,     -125.0f,  101.0f, -124.587189f,
-                                  -1e-8f, -0.0625f, 0.0625f, -0.9375f};
-  struct sweep w;
-  sweep_begin(&w, SEED + 11, -30.0f, 0.0f, -125.0f, 101.0f,
-              special, sizeof special / sizeof *special);
-  vss_exp2f_scan__avx2(w.n, w.x, w.y);
-  size_t wi;
-  const double worst = worst_ulp(w.n, w.x, w.y, exp2, &wi);
-  ck_assert_msg(worst <= VSS_EXP2_TAB_MAX_ULP,
-                "avx2 scan exp2: %.2f ulp at z = %.9g (got %.9g, exp2 %.9g)", worst, w.x[wi],
-                w.y[wi], exp2((double)w.x[wi]));
-  sweep_end(&w);
-}
-END_TEST
-
-static double softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }
-
-/* softplus (the scan's delta): the deltas' range [-12, 4] densely, then
- * [-100, 40] (subnormal results included); x itself above 20 */
-START_TEST(avx2_softplus_within_bound)
-{
-  const char *why;
-  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
-  static const float special[] = {0.0f,   -0.0f,       -2.5567f, 0.508288f,  -88.0f,
-                                  -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
-  struct sweep w;
-  sweep_begin(&w, SEED + 12, -12.0f, 4.0f, -100.0f, 40.0f,
-              special, sizeof special / sizeof *special);
-  vss_softplus__avx2(w.n, w.x, w.y);
-  size_t wi;
-  const double worst = worst_ulp(w.n, w.x, w.y, softplus_f64, &wi);
-  ck_assert_msg(worst <= VSS_SOFTPLUS_MAX_ULP,
-                "avx2 softplus: %.2f ulp at x = %.9g (got %.9g, softplus %.9g)", worst, w.x[wi],
-                w.y[wi], softplus_f64((double)w.x[wi]));
-  for (size_t i = 0; i < w.n; i++)
-    if (w.x[i] > 20.0f)
-      ck_assert_msg(w.y[i] == w.x[i], "softplus(%.9g) = %.9g, not x", w.x[i], w.y[i]);
+  enum { NT = 4099 };
+  float x[NT], y[NT];
+  for (int i = 0; i < NT; i++) x[i] = nextafterf(20.0f, 41.0f) + 20.0f * (float)i / NT;
+  vss_softplus__avx2(NT, x, y);
+  for (int i = 0; i < NT; i++)
+    ck_assert_msg(y[i] == x[i], "softplus(%.9g) = %.9g, not x", x[i], y[i]);
   const float sp_in[3] = {NAN, INFINITY, -INFINITY};
   float sp_out[3];
   vss_softplus__avx2(3, sp_in, sp_out);
   ck_assert(isnan(sp_out[0]) && sp_out[1] == INFINITY && sp_out[2] == 0.0f);
-  sweep_end(&w);
 }
 END_TEST
 #endif
@@ -647,9 +645,9 @@ Suite *suite_variants(void)
   {
     const char *why;
     if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) printf("SKIP avx2 exp sweep: %s\n", why);
-    tcase_add_test(act, avx2_exp_within_2ulp);
-    tcase_add_test(act, avx2_exp2_scan_within_2ulp);
-    tcase_add_test(act, avx2_softplus_within_bound);
+    tcase_add_loop_test(act, avx2_within_ulp_bound, 0,
+                        (int)(sizeof ulp_cases / sizeof *ulp_cases));
+    tcase_add_test(act, avx2_exp_softplus_specials);
   }
 #endif
   suite_add_tcase(s, lin);
