@@ -7,7 +7,7 @@
  *   dbl = x_proj(u), 4 directions at once   (M, 4(R+2N))
  *   dt  = dt_proj_k(dbl[:, k, :R])   (M, 4Di)          one linear per k
  *   ys  = ssm_scan(...)              (M, Di)   softplus, recurrence, merge
- *   yn  = LN(ys; out_norm) [* silu(z)]
+ *   yn  = LN(ys; out_norm) [* silu(z)]   a band of rows at a time
  *   y   = x + out_proj(yn)           (accumulating linear: fused residual)
  *   MLP: y += fc2(gelu(fc1(LN(y; norm2))))
  * Everything but the conv and the scan is position-wise, so it runs on all
@@ -390,6 +390,37 @@ static void branch_end(const struct fwd *fw, const struct vss_linear *lin, const
   }
 }
 
+/* Rows per band of out_norm + gate: a band's ys, yn and z rows (3 Di
+ * floats each) stay in L2 between the two, where whole-tensor passes
+ * re-read yn and z from L3 (both ops are per row: the same bits). */
+#define NORM_GATE_ROWS 128
+
+/* The SS2D branch's end: yn = out_norm(ys), then yn *= SiLU(z) where the
+ * block has z (xz's second half); returns yn. */
+static float *out_norm_gate(const struct fwd *fw, const float *xz, const float *ys, float *yn)
+{
+  const vss_block *b = fw->b;
+  const struct vss_block_config *c = &b->cfg;
+  const struct vss_ops *o = &b->ops;
+  const size_t M = fw->M, Di = c->Di, Dz = 2 * Di;
+  if (c->has_z && !fw->sg) { /* a band of rows at a time */
+    for (size_t m0 = 0; m0 < M; m0 += NORM_GATE_ROWS) {
+      const size_t mr = M - m0 < NORM_GATE_ROWS ? M - m0 : NORM_GATE_ROWS;
+      o->layernorm(mr, Di, ys + m0 * Di, Di, b->w.out_norm_w, b->w.out_norm_b, c->eps,
+                   yn + m0 * Di, Di);
+      o->gate(mr, Di, yn + m0 * Di, xz + m0 * Dz + Di, Dz);
+    }
+    return yn;
+  }
+  o->layernorm(M, Di, ys, Di, b->w.out_norm_w, b->w.out_norm_b, c->eps, yn, Di);
+  emit(fw->sg, "out_norm", yn, Di, 0);
+  if (c->has_z) {
+    o->gate(M, Di, yn, xz + Di, Dz);
+    emit(fw->sg, "gate", yn, Di, 0);
+  }
+  return yn;
+}
+
 /* The SS2D branch up to its out_proj input yn (spec §2.4 / §3.3), from in
  * (LN(x), or x itself under post_norm). */
 static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *in)
@@ -415,6 +446,7 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
 
   struct vss_scan_args sa = {fw->B, H, W, Di, N, R, u, dbl, dt, b->w.dt_projs_b,
                              b->A, b->w.Ds, 0xF, ys};
+
   if (sg) { /* delta and each direction alone exist only for the dump */
     float *scratch4 = fw->buf[BUF_S4];
     for (size_t m = 0; m < M; m++)
@@ -433,15 +465,7 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
   }
   o->ssm_scan(&sa);
   emit(sg, "scan_merge", ys, Di, 0);
-
-  float *yn = u; /* u is dead after the scan */
-  o->layernorm(M, Di, ys, Di, b->w.out_norm_w, b->w.out_norm_b, c->eps, yn, Di);
-  emit(sg, "out_norm", yn, Di, 0);
-  if (c->has_z) {
-    o->gate(M, Di, yn, xz + Di, Dz);
-    emit(sg, "gate", yn, Di, 0);
-  }
-  return yn;
+  return out_norm_gate(fw, xz, ys, u); /* u is dead after the scan */
 }
 
 /* A branch's input: LN(t) (stage `name`) in the pre-norm block, t itself
