@@ -7,6 +7,8 @@
  *   dbl = x_proj(u), 4 directions at once   (M, 4(R+2N))
  *   dt  = dt_proj_k(dbl[:, k, :R])   (M, 4Di)          one linear per k
  *   ys  = ssm_scan(...)              (M, Di)   softplus, recurrence, merge
+ *         (ssm_scan_dt where the variant has it: dt_proj inside the scan,
+ *         dt never stored; 9.6 MB at v0_T1, the largest tensor)
  *   yn  = LN(ys; out_norm) [* silu(z)]   a band of rows at a time
  *   y   = x + out_proj(yn)           (accumulating linear: fused residual)
  *   MLP: y += fc2(gelu(fc1(LN(y; norm2))))
@@ -440,12 +442,15 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
   emit(sg, "conv_silu", u, Di, 0);
   o->linear(&b->x_proj, M, u, Di, dbl, Dbl);
   emit(sg, "x_proj", dbl, VSS_K, R + 2 * N);
+  struct vss_scan_args sa = {fw->B, H, W, Di, N, R, u, dbl, dt, b->w.dt_projs_b,
+                             b->A, b->w.Ds, 0xF, ys, b->w.dt_projs_w};
+  if (o->ssm_scan_dt && !sg) { /* dt_proj inside the scan: no dt tensor */
+    o->ssm_scan_dt(&sa);
+    return out_norm_gate(fw, xz, ys, u);
+  }
   for (int k = 0; k < VSS_K; k++)
     o->linear(&b->dt_proj[k], M, dbl + (size_t)k * (R + 2 * N), Dbl, dt + (size_t)k * Di, VSS_K * Di);
   emit(sg, "dt_proj", dt, VSS_K, Di);
-
-  struct vss_scan_args sa = {fw->B, H, W, Di, N, R, u, dbl, dt, b->w.dt_projs_b,
-                             b->A, b->w.Ds, 0xF, ys};
 
   if (sg) { /* delta and each direction alone exist only for the dump */
     float *scratch4 = fw->buf[BUF_S4];

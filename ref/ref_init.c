@@ -13,4 +13,5 @@ void vss_init__ref(struct vss_ops *ops, const struct vss_ops *base)
   ops->softplus = vss_softplus__ref;
   ops->gate = vss_gate__ref;
   ops->ssm_scan = vss_ssm_scan__ref;
+  ops->ssm_scan_dt = NULL; /* ref keeps dt_proj a linear of its own */
 }

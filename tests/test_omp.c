@@ -366,6 +366,9 @@ static void check_op(int op, size_t B, size_t H, size_t W, size_t dim, size_t n_
 
 START_TEST(omp_ops_match_base)
 {
+  struct vss_ops ops;
+  omp_ops(&ops); /* the base's fused scan would run on one thread */
+  ck_assert_msg(ops.ssm_scan_dt == NULL, "omp took its base's single-thread ssm_scan_dt");
   struct vss_rng r;
   vss_rng_seed(&r, SEED + 3);
   static const size_t rows[] = {1, 7, 49, 3136};

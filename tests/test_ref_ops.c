@@ -346,6 +346,7 @@ START_TEST(init_fills_every_slot)
   ck_assert(ops.softplus == vss_softplus__ref);
   ck_assert(ops.gate == vss_gate__ref);
   ck_assert(ops.ssm_scan == vss_ssm_scan__ref);
+  ck_assert(ops.ssm_scan_dt == NULL); /* ref's dt_proj stays a linear */
 }
 END_TEST
 

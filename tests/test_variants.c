@@ -27,7 +27,9 @@
  *    place and out of place.
  *  - the selective scan: odd shapes (H or W = 1, Di = 1, 7, 9, 17, N = 1,
  *    2, 5, 16), direction masks, B = 2, extreme decays, and the real
- *    shapes, within vss_var_scan_limits() (relative to the output's scale).
+ *    shapes, within vss_var_scan_limits() (relative to the output's scale);
+ *    where the variant fuses dt_proj into its scan (ssm_scan_dt), that
+ *    slot on the same cases, bit for bit against its linear then its scan.
  *  - the avx2 vector exp (when built): at most 2 ulp against double exp
  *    over [-200, 70], subnormal results included.
  * On failure: up to 10 bad points, the variant, the case, the seed and
@@ -418,6 +420,42 @@ struct scan_case {
   float dt_lo, dt_hi; /* dt + bias range: delta from ~1e-3 to beyond 20 */
 };
 
+/* The fused slot (ssm_scan_dt) against the variant's own two steps, on
+ * a's inputs with a new dt_w (scaled so that dt spans the case's range):
+ * dt = dt_proj_k(dbl[:, k, :R]) by the variant's linear, as core/block.c
+ * calls it, then ssm_scan, must give the same bits as ssm_scan_dt, which
+ * gets dt = NULL (it must not read it). */
+static void run_scan_dt(const char *variant, const struct vss_ops *ops, const struct scan_case *c,
+                        const struct vss_scan_args *a, struct vss_rng *r, const char *what)
+{
+  const size_t M = c->B * c->H * c->W, G = c->R + 2 * c->N, n = M * c->Di;
+  const float span = fmaxf(fabsf(c->dt_lo), fabsf(c->dt_hi)) / (float)c->R;
+  float *dt_w = gbuf(VSS_K * c->Di * c->R, r, -span, span, 0);
+  float *dt = gbuf(M * VSS_K * c->Di, r, 0, 0, 0), *y = gbuf(n, r, -9, 9, 0);
+  float *yf = gbuf(n, r, -9, 9, 0);
+  for (int k = 0; k < VSS_K; k++) {
+    struct vss_linear lin = {{c->Di, c->R, dt_w + (size_t)k * c->Di * c->R, NULL, VSS_ACT_NONE, 0},
+                             NULL, NULL};
+    ck_assert_int_eq(ops->linear_prepare(&lin), 0);
+    ops->linear(&lin, M, a->dbl + (size_t)k * G, VSS_K * G, dt + (size_t)k * c->Di, VSS_K * c->Di);
+    if (lin.priv_free) lin.priv_free(lin.priv);
+  }
+  struct vss_scan_args two = *a, fused = *a;
+  two.dt = dt;
+  two.y = y;
+  ops->ssm_scan(&two);
+  fused.dt = NULL;
+  fused.dt_w = dt_w;
+  fused.y = yf;
+  ops->ssm_scan_dt(&fused);
+  for (size_t i = 0; i < n; i++)
+    ck_assert_msg(memcmp(&y[i], &yf[i], sizeof *y) == 0,
+                  "%s: %s, dt_proj fused: y[%zu] = %.9g, linear then scan %.9g", variant, what,
+                  i, yf[i], y[i]);
+  ck_assert_msg(vss_guard_ok(yf, n), "%s: %s: the fused scan wrote past y", variant, what);
+  vss_guarded_free(dt_w); vss_guarded_free(dt); vss_guarded_free(y); vss_guarded_free(yf);
+}
+
 static void run_scan(const char *variant, const struct vss_ops *ops, const struct vss_ops *ref,
                      const struct scan_case *c, struct vss_rng *r)
 {
@@ -442,6 +480,7 @@ static void run_scan(const char *variant, const struct vss_ops *ops, const struc
   const struct vss_limits lim = vss_var_scan_limits(scale);
   check(variant, what, y, yr, M * c->Di, &lim);
   ck_assert_msg(vss_guard_ok(y, M * c->Di), "%s: %s: wrote past y", variant, what);
+  if (ops->ssm_scan_dt) run_scan_dt(variant, ops, c, &a, r, what);
   vss_guarded_free(u); vss_guarded_free(dbl); vss_guarded_free(dt); vss_guarded_free(bias);
   vss_guarded_free(D); vss_guarded_free(A); vss_guarded_free(y); vss_guarded_free(yr);
 }

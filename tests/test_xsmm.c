@@ -381,6 +381,8 @@ START_TEST(ops_table)
   /* everything but the linear comes from the best vector variant */
   const char *bad = slot_mismatch(&xs, &base);
   ck_assert_msg(bad == NULL, "xsmm's %s is not %s's", bad ? bad : "", from);
+  /* dt_proj is a libxsmm GEMM too: no vector variant's fused scan */
+  ck_assert_ptr_null(xs.ssm_scan_dt);
 #if defined(VSS_HAVE_AVX512) && defined(VSS_HAVE_AVX2)
   /* the registry's check agrees with the CPU's flags when nothing caps it */
   const char *cap = getenv("VSS_MAX_ISA");

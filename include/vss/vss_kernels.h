@@ -104,11 +104,13 @@ struct vss_scan_args {
   const float *D;       /* (4*Di) = Ds */
   unsigned dirs;        /* bit k set: include direction k; 0xF for a block */
   float *y;             /* (B, L, Di): sum of the selected directions */
+  const float *dt_w;    /* (4, Di, R) = dt_projs_weight: read by ssm_scan_dt
+                           only, which computes dt itself (dt not read) */
 };
 typedef void (*vss_ssm_scan_fn)(const struct vss_scan_args *a);
 
 /* ---- the ops table ------------------------------------------------------ */
-struct vss_ops {                 /* every slot non-NULL after init */
+struct vss_ops {                 /* every slot non-NULL after init, but ssm_scan_dt */
   vss_layernorm_fn layernorm;
   vss_linear_prepare_fn linear_prepare;
   vss_linear_fn linear;
@@ -116,6 +118,12 @@ struct vss_ops {                 /* every slot non-NULL after init */
   vss_unary_fn silu, gelu, softplus;
   vss_gate_fn gate;
   vss_ssm_scan_fn ssm_scan;
+  /* Optional (NULL: the variant has none; the one slot that may be NULL):
+   * dt_proj fused into the scan.  It computes dt[p][k] = dt_w[k] .
+   * dbl[p][k][:R] where it needs it, in the variant's own linear's order
+   * (the same bits as linear into dt, then ssm_scan), and never reads
+   * a->dt: the block then skips the (B, L, 4 Di) dt tensor, its largest. */
+  vss_ssm_scan_fn ssm_scan_dt;
 };
 
 /* A variant's init: fill every slot.  base is the best single-thread table

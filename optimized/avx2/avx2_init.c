@@ -15,4 +15,5 @@ void vss_init__avx2(struct vss_ops *ops, const struct vss_ops *base)
   ops->softplus = vss_softplus__avx2;
   ops->gate = vss_gate__avx2;
   ops->ssm_scan = vss_ssm_scan__avx2_c16;
+  ops->ssm_scan_dt = vss_ssm_scan_dt__avx2_c16;
 }

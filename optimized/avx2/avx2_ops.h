@@ -20,6 +20,7 @@ void vss_softplus__avx2(size_t n, const float *x, float *y);
 void vss_gate__avx2(size_t rows, size_t dim, float *y, const float *z,
                     size_t ldz);
 void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a);
+void vss_ssm_scan_dt__avx2_c16(const struct vss_scan_args *a); /* dt_proj fused */
 
 /* y[i] = e^x[i] with the kernels' vector exp (vss_avx2_exp_n, avx2_util.h):
  * <= 2 ulp for x <= 70, gradual underflow included.  For the tests. */

@@ -7,6 +7,14 @@
  * lie, and adds each step's output straight into y[p] (the first direction
  * of dirs writes, the others add, in v0's merge order 0, 2, 1, 3, as ref).
  *
+ * Two entries: vss_ssm_scan__avx2_c16 reads dt (the dt_proj output);
+ * vss_ssm_scan_dt__avx2_c16 (the ssm_scan_dt slot) computes it per tile
+ * and step from the pixel's x_proj row, 2 R FMAs, in linear_avx2.c's
+ * order (the same bits), so the block never writes or reads the
+ * (B, L, 4 Di) dt tensor, 9.6 MB at v0_T1, where the avx2 block took
+ * 17.2-17.7 ms against 19.2-19.9 ms without it (best of 30 forwards,
+ * alternated four times, on a loaded machine).
+ *
  * Blocking.  The steps go in chunks of nt (16 for N = 16, up to CHUNK for
  * small N); within a chunk, every channel tile (TILE = 16 channels = two
  * ymm) in turn:
@@ -114,10 +122,12 @@ static inline size_t walk_next(struct walk *s)
 /* One (sample, direction) pass: what every tile reads and keeps. */
 struct dir {
   int k, add;                  /* add = 0: the first direction writes y */
-  size_t Di, N, G, ntile, nt;  /* nt: steps per chunk */
+  size_t Di, N, R, G, ntile, nt; /* nt: steps per chunk */
   const float *u, *dt, *bc;    /* bc: this direction's B at pixel 0 */
   float *y;
   float *A2, *h;               /* [ntile][N][TILE] each */
+  float *dtw;                  /* [ntile][R][TILE]: dt_w packed (fused
+                                  dt_proj), or NULL: dt is read */
   float *bias, *D;             /* [ntile][TILE] */
   float *dl_max;               /* [ntile]: delta <= this keeps 2^(delta A') normal */
   float *dA;                   /* [nt][N][TILE], one tile's chunk */
@@ -200,6 +210,23 @@ VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *c
   for (; i < nv; i++) da_group(1, normal, A2, ch, &dw, dA + 8 * i);
 }
 
+/* dt of the 16 channels of tile w (packed [R][TILE]) at the pixel whose
+ * x_proj row of this direction starts at x: the dt_proj GEMM's sum for
+ * the tile, as linear_avx2.c's micro-kernel forms it (from zero, one FMA
+ * per r in order), so the bits are those of linear then scan. */
+VSS_AVX2_INLINE void dt_proj_tile(const float *x, const float *w, size_t R, __m256 *d0,
+                                  __m256 *d1)
+{
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (size_t r = 0; r < R; r++) {
+    const __m256 xv = _mm256_broadcast_ss(x + r);
+    a0 = _mm256_fmadd_ps(xv, _mm256_load_ps(w + r * TILE), a0);
+    a1 = _mm256_fmadd_ps(xv, _mm256_load_ps(w + r * TILE + 8), a1);
+  }
+  *d0 = a0;
+  *d1 = a1;
+}
+
 /* 1 if every delta of the chunk is <= lim (NaN is not). */
 static int deltas_below(const struct chunk *ch, float lim)
 {
@@ -212,7 +239,8 @@ static int deltas_below(const struct chunk *ch, float lim)
 }
 
 /* Everything of the chunk's steps that does not depend on the state, for
- * tile tl: delta = softplus(dt + bias), delta*u, D*u, and the decay
+ * tile tl: dt (read, or computed from the pixel's x_proj row when
+ * dt_proj is fused), delta = softplus(dt + bias), delta*u, D*u, and the decay
  * factors of every state; first, the prefetch of the tile's lines in the
  * next chunk (their rows lie pages apart (k = 1, 3) or far behind (k = 0,
  * 2), out of the hardware prefetchers' reach; a tile's worth at a time
@@ -220,22 +248,30 @@ static int deltas_below(const struct chunk *ch, float lim)
 static void precompute(const struct dir *dr, const struct tile *tl, struct chunk *ch)
 {
   const size_t nt = ch->nt, N = dr->N;
+  const size_t rs = VSS_K * dr->G; /* x_proj row stride */
+  const float *xr = dr->bc - dr->R; /* this direction's x_proj row at pixel 0 */
   for (size_t t = 0; t < ch->next_nt; t++) {
     const size_t q = ch->next[t];
-    _mm_prefetch((const char *)(dr->dt + (q * VSS_K + (size_t)dr->k) * dr->Di + tl->d0), _MM_HINT_T0);
+    if (!dr->dtw)
+      _mm_prefetch((const char *)(dr->dt + (q * VSS_K + (size_t)dr->k) * dr->Di + tl->d0), _MM_HINT_T0);
     _mm_prefetch((const char *)(dr->u + q * dr->Di + tl->d0), _MM_HINT_T0);
     _mm_prefetch((const char *)(dr->y + q * dr->Di + tl->d0), _MM_HINT_T0);
-    if (tl->i == 0) _mm_prefetch((const char *)(dr->bc + q * VSS_K * dr->G), _MM_HINT_T0);
+    if (tl->i == 0) _mm_prefetch((const char *)(xr + q * rs), _MM_HINT_T0);
   }
   const float *bias = dr->bias + tl->i * TILE, *D = dr->D + tl->i * TILE;
   for (size_t t = 0; t < nt; t++) {
     const size_t p = ch->pos[t];
-    const float *dt = dr->dt + (p * VSS_K + (size_t)dr->k) * dr->Di + tl->d0;
     const float *u = dr->u + p * dr->Di + tl->d0;
-    _mm256_storeu_ps(ch->dl[t], _mm256_add_ps(vss_avx2_load_n(dt, tl->n0),
-                                              _mm256_loadu_ps(bias)));
-    _mm256_storeu_ps(ch->dl[t] + 8, _mm256_add_ps(vss_avx2_load_n(dt + 8, tl->n1),
-                                                  _mm256_loadu_ps(bias + 8)));
+    __m256 d0, d1;
+    if (dr->dtw) {
+      dt_proj_tile(xr + p * rs, dr->dtw + tl->i * dr->R * TILE, dr->R, &d0, &d1);
+    } else {
+      const float *dt = dr->dt + (p * VSS_K + (size_t)dr->k) * dr->Di + tl->d0;
+      d0 = vss_avx2_load_n(dt, tl->n0);
+      d1 = vss_avx2_load_n(dt + 8, tl->n1);
+    }
+    _mm256_storeu_ps(ch->dl[t], _mm256_add_ps(d0, _mm256_loadu_ps(bias)));
+    _mm256_storeu_ps(ch->dl[t] + 8, _mm256_add_ps(d1, _mm256_loadu_ps(bias + 8)));
     _mm256_storeu_ps(ch->du[t], vss_avx2_load_n(u, tl->n0)); /* u, for now */
     _mm256_storeu_ps(ch->du[t] + 8, vss_avx2_load_n(u + 8, tl->n1));
   }
@@ -362,6 +398,9 @@ static void scan_dir(struct dir *dr, const struct vss_scan_args *a)
         a2min = a2 < a2min ? a2 : a2min;
         nan |= a2 != a2;
       }
+      if (dr->dtw) /* zero past Di: the padding lanes' dt is 0 */
+        for (size_t r = 0; r < dr->R; r++)
+          dr->dtw[(i * dr->R + r) * TILE + j] = j < nd ? a->dt_w[(kd + j) * dr->R + r] : 0.0f;
     }
     /* delta A' >= -125 for every state when delta <= 125 / |min A'|; never
      * for a NaN in A' (the all-normal exp2 would not keep it NaN) */
@@ -385,16 +424,19 @@ static void scan_dir(struct dir *dr, const struct vss_scan_args *a)
   }
 }
 
-void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a)
+/* The scan; fused: dt_proj computed in it from a->dt_w (a->dt not read). */
+static void scan(const struct vss_scan_args *a, int fused)
 {
   static const int merge_order[VSS_K] = {0, 2, 1, 3}; /* v0's, as ref */
-  const size_t L = a->H * a->W, Di = a->Di, N = a->N, G = a->R + 2 * N;
+  const size_t L = a->H * a->W, Di = a->Di, N = a->N, R = a->R, G = R + 2 * N;
   const size_t ntile = (Di + TILE - 1) / TILE, tN = ntile * N * TILE;
   /* steps per chunk: as many as keep a tile's decay factors in DA_FLOATS */
   size_t nt = DA_FLOATS / (N * TILE);
   nt = nt < 1 ? 1 : nt > CHUNK ? CHUNK : nt;
-  const size_t nfloats = 2 * tN + 2 * ntile * TILE + ntile + nt * N * TILE;
-  float *mem = malloc(nfloats * sizeof *mem);
+  /* dA first: 32-byte aligned, as dtw after it (dtw's aligned loads) */
+  const size_t nda = nt * N * TILE, ndtw = fused ? ntile * R * TILE : 0;
+  const size_t nfloats = nda + ndtw + 2 * tN + 2 * ntile * TILE + ntile;
+  float *mem = aligned_alloc(32, (nfloats * sizeof *mem + 31) / 32 * 32);
   if (!mem) {
     fprintf(stderr, "vss_ssm_scan__avx2: out of memory (%zu floats of state)\n", nfloats);
     abort();
@@ -405,13 +447,14 @@ void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a)
     for (int m = 0; m < VSS_K; m++) {
       const int k = merge_order[m];
       if (!(a->dirs >> k & 1)) continue;
+      float *st = mem + nda + ndtw; /* the per-direction tables and state */
       struct dir dr = {
-          .k = k, .add = add, .Di = Di, .N = N, .G = G, .ntile = ntile, .nt = nt,
-          .u = a->u + b * L * Di, .dt = a->dt + b * L * VSS_K * Di,
-          .bc = a->dbl + b * L * VSS_K * G + (size_t)k * G + a->R, .y = y,
-          .A2 = mem, .h = mem + tN, .bias = mem + 2 * tN,
-          .D = mem + 2 * tN + ntile * TILE, .dl_max = mem + 2 * tN + 2 * ntile * TILE,
-          .dA = mem + 2 * tN + 2 * ntile * TILE + ntile};
+          .k = k, .add = add, .Di = Di, .N = N, .R = R, .G = G, .ntile = ntile, .nt = nt,
+          .u = a->u + b * L * Di, .dt = fused ? NULL : a->dt + b * L * VSS_K * Di,
+          .bc = a->dbl + b * L * VSS_K * G + (size_t)k * G + R, .y = y,
+          .A2 = st, .h = st + tN, .dtw = fused ? mem + nda : NULL, .bias = st + 2 * tN,
+          .D = st + 2 * tN + ntile * TILE, .dl_max = st + 2 * tN + 2 * ntile * TILE,
+          .dA = mem};
       scan_dir(&dr, a);
       add = 1;
     }
@@ -419,3 +462,7 @@ void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a)
   }
   free(mem);
 }
+
+void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a) { scan(a, 0); }
+
+void vss_ssm_scan_dt__avx2_c16(const struct vss_scan_args *a) { scan(a, 1); }

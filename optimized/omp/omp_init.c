@@ -22,6 +22,7 @@ void vss_init__omp(struct vss_ops *ops, const struct vss_ops *base)
   *ops = b; /* every slot valid first */
   vss_omp_wrap_ops(ops);
   ops->ssm_scan = vss_ssm_scan__omp;
+  ops->ssm_scan_dt = NULL; /* base's would run on one thread */
 }
 
 VSS_OMP_ANY_X86_END

@@ -29,4 +29,5 @@ void vss_init__xsmm(struct vss_ops *ops, const struct vss_ops *base)
   vss_xsmm_vector_ops(ops);
   ops->linear_prepare = vss_linear_prepare__xsmm;
   ops->linear = vss_linear__xsmm;
+  ops->ssm_scan_dt = NULL; /* dt_proj is a libxsmm GEMM too */
 }
