@@ -176,6 +176,10 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
+# the .d files come from -MMD alone: no rule remakes them (else make's
+# built-in `%: %.o` tried peak_avx2.d from peak_avx2.d.o through peak_%.o,
+# without ISA flags, whenever bench/peak_fma.c was newer)
+%.d: ;
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ==== bench ===============================================================
