@@ -184,7 +184,7 @@ static void fixture_build(const struct bench_row *row)
     bench_fill(&rng, dbl, M * VSS_K * G, FILL_NORMAL, 0.5f);
     bench_fill(&rng, dt, M * VSS_K * Di, FILL_NORMAL, 0.3f);
     fx.scan = (struct vss_scan_args){s->B, s->H, s->W, Di, s->N, s->R, u, dbl, dt,
-                                     fx.bw.w.dt_projs_b, fx.bw.A, fx.bw.w.Ds, 0xF, fx.out};
+                                     fx.bw.w.dt_projs_b, fx.bw.A, fx.bw.w.Ds, 0xF, fx.out, NULL};
     fx.count = bench_count_scan(s->B, s->H * s->W, Di, s->N, s->R);
   }
   /* the truth of the rows: ref on the same data */

@@ -448,7 +448,7 @@ START_TEST(tails_scan)
   for (size_t Di = 1; Di <= MAX_LEN; Di++)
     for (size_t k = 0; k < 3; k++) {
       const size_t N = ns[k], G = R + 2 * N, nk = VSS_K * Di;
-      struct vss_scan_args a = {1, H, W, Di, N, R, NULL, NULL, NULL, NULL, NULL, NULL, 0xF, NULL};
+      struct vss_scan_args a = {1, H, W, Di, N, R, NULL, NULL, NULL, NULL, NULL, NULL, 0xF, NULL, NULL};
       a.u = take_fill(&pl, L * Di, &r, -2, 2, 0);
       a.dbl = take_fill(&pl, L * VSS_K * G, &r, -1, 1, 0);
       a.dt = take_fill(&pl, L * nk, &r, -6, 1, 0);
@@ -505,7 +505,7 @@ START_TEST(scan_clamped_exp2)
      * stay +-inf in y (several would mix into NaN whatever the decay) */
     const size_t N = inf_dt ? 1 : 16, G = R + 2 * N, nk = VSS_K * Di;
     struct vss_scan_args a = {1, H, W, Di, N, R, NULL, NULL, NULL, NULL, NULL, NULL,
-                              inf_dt ? 0x1u : 0xFu, NULL};
+                              inf_dt ? 0x1u : 0xFu, NULL, NULL};
     a.u = take_fill(&pl, L * Di, &r, -2, 2, 0);
     a.dbl = take_fill(&pl, L * VSS_K * G, &r, -1, 1, 0);
     float *dt = take_fill(&pl, L * nk, &r, -6, 1, 0);

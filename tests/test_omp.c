@@ -94,7 +94,7 @@ static void prob_make(struct scan_prob *p, const struct scan_shape *s, struct vs
   for (size_t i = 0; i < VSS_K * s->Di * s->N; i++) p->A[i] = -expf(vss_rng_uniform(r, 0, 2.8f));
   p->y = vss_guarded_alloc(p->ny);
   p->a = (struct vss_scan_args){s->B, s->H, s->W, s->Di, s->N, R, p->u, p->dbl, p->dt,
-                                p->bias, p->A, p->D, s->dirs, p->y};
+                                p->bias, p->A, p->D, s->dirs, p->y, NULL};
   snprintf(p->what, sizeof p->what, "scan B=%zu H=%zu W=%zu Di=%zu N=%zu dirs=%#x dt [%g, %g]%s",
            s->B, s->H, s->W, s->Di, s->N, s->dirs, s->dt_lo, s->dt_hi, s->no_D ? " D=0" : "");
 }

@@ -96,7 +96,7 @@ static struct scan_case *case_new(size_t B, size_t H, size_t W, size_t Di,
   c->D = vss_guarded_alloc(VSS_K * Di);
   c->y = vss_guarded_alloc(B * c->L * Di);
   c->a = (struct vss_scan_args){B, H, W, Di, N, R, c->u, c->dbl, c->dt,
-                                c->dt_bias, c->A, c->D, 0xF, c->y};
+                                c->dt_bias, c->A, c->D, 0xF, c->y, NULL};
   return c;
 }
 

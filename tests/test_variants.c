@@ -468,7 +468,7 @@ static void run_scan(const char *variant, const struct vss_ops *ops, const struc
     A[i] = -expf(vss_rng_uniform(r, 0.0f, 2.8f));
   float *y = gbuf(M * c->Di, r, -9, 9, 0), *yr = copy_of(y, M * c->Di);
   struct vss_scan_args a = {c->B, c->H, c->W, c->Di, c->N, c->R, u, dbl, dt, bias, A, D,
-                            c->dirs, y};
+                            c->dirs, y, NULL};
   ops->ssm_scan(&a);
   a.y = yr;
   ref->ssm_scan(&a);
