@@ -17,4 +17,5 @@ void VSS_AVX512_FN(init)(struct vss_ops *ops, const struct vss_ops *base)
   ops->softplus = VSS_AVX512_FN(softplus);
   ops->gate = VSS_AVX512_FN(gate);
   ops->ssm_scan = VSS_AVX512_FN_T(ssm_scan, c16);
+  ops->ssm_scan_dt = VSS_AVX512_FN_T(ssm_scan_dt, c16);
 }

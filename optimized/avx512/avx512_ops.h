@@ -34,6 +34,7 @@ void VSS_AVX512_FN(gelu)(size_t n, const float *x, float *y);
 void VSS_AVX512_FN(softplus)(size_t n, const float *x, float *y);
 void VSS_AVX512_FN(gate)(size_t rows, size_t dim, float *y, const float *z, size_t ldz);
 void VSS_AVX512_FN_T(ssm_scan, c16)(const struct vss_scan_args *a);
+void VSS_AVX512_FN_T(ssm_scan_dt, c16)(const struct vss_scan_args *a); /* dt_proj fused */
 
 /* The kernels' vector math over arrays, for the tests (accuracy:
  * avx512_util.h), under both builds' names:

@@ -5,7 +5,10 @@
  * steps t = 0..L-1 over the pixels p = pos_k(t), reading u, dt and the
  * x_proj output (B, C) where they lie, and adds each step's output straight
  * into y[p] (the first direction of dirs writes, the others add, in v0's
- * merge order 0, 2, 1, 3, as ref).
+ * merge order 0, 2, 1, 3, as ref).  The ssm_scan_dt entry computes dt
+ * itself, per tile and step from the pixel's x_proj row (R FMAs, in
+ * linear_avx512.c's order: the same bits), so the block never stores the
+ * (B, L, 4 Di) dt tensor (as ssm_scan_avx2.c).
  *
  * Blocking: the steps go in chunks of CHUNK = 16; within a chunk, every
  * tile of 16 channels in turn (the tiles of a step read neighbouring lines
@@ -68,10 +71,11 @@
 /* One (sample, direction) pass. */
 struct scan {
   int k, add;                /* add = 0: the first direction writes y */
-  size_t H, W, Di, N, G, ntile;
+  size_t H, W, Di, N, R, G, ntile;
   const float *u, *dt, *bc;  /* bc: this direction's B at pixel 0 */
   float *y;
   float *A2, *h;             /* [ntile][N][TILE] each */
+  float *dtw;                /* [ntile][R][TILE]: dt_w packed (dt_proj fused), or NULL */
   float *bias, *D;           /* [ntile][TILE] */
   float *dl_max;             /* [ntile] */
 };
@@ -105,6 +109,18 @@ static void chunk_positions(int k, size_t H, size_t W, size_t t0, size_t nt, siz
   }
 }
 
+/* dt of tile i at the pixel whose x_proj row of this direction starts at
+ * x: dt_proj's sum for the tile as linear_avx512.c's kernel forms it (from
+ * zero, one FMA per r in order): the bits of linear then scan. */
+VSS_AVX512_INLINE __m512 dt_proj_tile(const struct scan *sc, size_t i, const float *x)
+{
+  const float *w = sc->dtw + i * sc->R * TILE;
+  __m512 acc = _mm512_setzero_ps();
+  for (size_t r = 0; r < sc->R; r++)
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(x[r]), _mm512_load_ps(w + r * TILE), acc);
+  return acc;
+}
+
 /* Step 1 for tile i (and the prefetch of its next chunk); returns 1 when
  * every delta of the chunk is within the tile's bound for the fast exp2. */
 static int prep(const struct scan *sc, size_t i, struct chunk *ch)
@@ -117,20 +133,23 @@ static int prep(const struct scan *sc, size_t i, struct chunk *ch)
   /* the lines this tile reads and writes in the next chunk: their pixels
    * lie rows apart (k = 1, 3) or a pixel row (3 KiB of dt at Di = 192)
    * apart (k = 0, 2), beyond what the hardware prefetchers follow */
+  const size_t ld = VSS_K * sc->G; /* x_proj row stride */
   for (size_t t = 0; t < ch->next_nt; t++) {
     const size_t q = ch->next[t];
-    _mm_prefetch((const char *)(sc->dt + (q * VSS_K + (size_t)sc->k) * sc->Di + d0), _MM_HINT_T1);
+    if (!sc->dtw)
+      _mm_prefetch((const char *)(sc->dt + (q * VSS_K + (size_t)sc->k) * sc->Di + d0), _MM_HINT_T1);
     _mm_prefetch((const char *)(sc->u + q * sc->Di + d0), _MM_HINT_T1);
     _mm_prefetch((const char *)(sc->y + q * sc->Di + d0), _MM_HINT_T1);
-    if (i == 0 && sc->N) { /* B and C of the pixel, 2N floats */
-      const float *bc = sc->bc + q * VSS_K * sc->G;
-      _mm_prefetch((const char *)bc, _MM_HINT_T1);
-      _mm_prefetch((const char *)(bc + 2 * sc->N - 1), _MM_HINT_T1);
+    if (i == 0 && (sc->N || sc->dtw)) { /* the pixel's row: [dt part,] B and C */
+      const float *row = sc->bc + q * ld - (sc->dtw ? sc->R : 0);
+      _mm_prefetch((const char *)row, _MM_HINT_T1);
+      _mm_prefetch((const char *)(sc->bc + q * ld + 2 * sc->N - 1), _MM_HINT_T1);
     }
   }
   for (size_t t = 0; t < ch->nt; t++) {
     const size_t p = ch->pos[t];
-    const __m512 x = _mm512_maskz_loadu_ps(m, sc->dt + (p * VSS_K + (size_t)sc->k) * sc->Di + d0);
+    const __m512 x = sc->dtw ? dt_proj_tile(sc, i, sc->bc + p * ld - sc->R)
+                             : _mm512_maskz_loadu_ps(m, sc->dt + (p * VSS_K + (size_t)sc->k) * sc->Di + d0);
     const __m512 u = _mm512_maskz_loadu_ps(m, sc->u + p * sc->Di + d0);
     const __m512 dl = vss_avx512_softplus(_mm512_add_ps(x, bias));
     ok &= _mm512_cmp_ps_mask(dl, lim, _CMP_LE_OQ);
@@ -204,7 +223,7 @@ static void scan_direction(struct scan *sc, const struct vss_scan_args *a, size_
   sc->add = add;
   sc->u = a->u + b * L * sc->Di;
   sc->y = a->y + b * L * sc->Di;
-  sc->dt = a->dt + b * L * VSS_K * sc->Di;
+  sc->dt = sc->dtw ? NULL : a->dt + b * L * VSS_K * sc->Di;
   sc->bc = a->dbl + (b * L * VSS_K + (size_t)k) * sc->G + a->R;
   for (size_t i = 0; i < sc->ntile; i++) {
     const size_t d0 = i * TILE, kd = (size_t)sc->k * sc->Di + d0;
@@ -218,6 +237,9 @@ static void scan_direction(struct scan *sc, const struct vss_scan_args *a, size_
         sc->A2[(i * N + n) * TILE + j] = a2;
         amax = fabsf(a2) > amax ? fabsf(a2) : amax;
       }
+      if (sc->dtw) /* zero past Di */
+        for (size_t r = 0; r < sc->R; r++)
+          sc->dtw[(i * sc->R + r) * TILE + j] = in ? a->dt_w[(kd + j) * sc->R + r] : 0.0f;
     }
     sc->dl_max[i] = amax > 0.0f ? Z_MAX / amax : INFINITY;
   }
@@ -243,22 +265,28 @@ static void scan_direction(struct scan *sc, const struct vss_scan_args *a, size_
   }
 }
 
-void VSS_AVX512_FN_T(ssm_scan, c16)(const struct vss_scan_args *a)
+/* The scan; fused: dt_proj computed in it from a->dt_w (a->dt not read). */
+static void scan(const struct vss_scan_args *a, int fused)
 {
   static const int merge_order[VSS_K] = {0, 2, 1, 3}; /* v0's, as ref */
   const size_t ntile = (a->Di + TILE - 1) / TILE, per_state = ntile * a->N * TILE;
-  /* A' and h ([ntile][N][TILE] each), bias and D ([ntile][TILE] each), the
+  /* packed dt_w first, 64-byte aligned ([ntile][R][TILE] when fused), then
+   * A' and h ([ntile][N][TILE] each), bias and D ([ntile][TILE] each), the
    * delta bounds ([ntile]) */
-  float *mem = malloc((2 * per_state + 2 * ntile * TILE + ntile) * sizeof *mem);
+  const size_t ndtw = fused ? ntile * a->R * TILE : 0;
+  const size_t nfloats = ndtw + 2 * per_state + 2 * ntile * TILE + ntile;
+  float *mem = aligned_alloc(64, (nfloats * sizeof(float) + 63) / 64 * 64);
   if (!mem) {
     fprintf(stderr, "%s: out of memory for the state of %zu channels x %zu states\n", __func__,
             a->Di, a->N);
     abort();
   }
-  struct scan sc = {.H = a->H, .W = a->W, .Di = a->Di, .N = a->N, .G = a->R + 2 * a->N,
-                    .ntile = ntile, .A2 = mem, .h = mem + per_state,
-                    .bias = mem + 2 * per_state, .D = mem + 2 * per_state + ntile * TILE,
-                    .dl_max = mem + 2 * per_state + 2 * ntile * TILE};
+  float *st = mem + ndtw;
+  struct scan sc = {.H = a->H, .W = a->W, .Di = a->Di, .N = a->N, .R = a->R,
+                    .G = a->R + 2 * a->N, .ntile = ntile, .A2 = st, .h = st + per_state,
+                    .dtw = fused ? mem : NULL, .bias = st + 2 * per_state,
+                    .D = st + 2 * per_state + ntile * TILE,
+                    .dl_max = st + 2 * per_state + 2 * ntile * TILE};
   for (size_t b = 0; b < a->B; b++) {
     int passes = 0;
     for (int m = 0; m < VSS_K; m++)
@@ -268,3 +296,7 @@ void VSS_AVX512_FN_T(ssm_scan, c16)(const struct vss_scan_args *a)
   }
   free(mem);
 }
+
+void VSS_AVX512_FN_T(ssm_scan, c16)(const struct vss_scan_args *a) { scan(a, 0); }
+
+void VSS_AVX512_FN_T(ssm_scan_dt, c16)(const struct vss_scan_args *a) { scan(a, 1); }
