@@ -22,7 +22,11 @@
  *    setting is restored, outputs match; `vssbench run --variant omp
  *    --threads N` writes the same y for N = 1 and 3;
  *  - without AVX2 (VSS_MAX_ISA=none: base is ref) the scan falls back to
- *    base's scan per sample, bit-identical to ref.
+ *    base's scan per sample, bit-identical to ref, and there is no fused
+ *    scan (ssm_scan_dt NULL);
+ *  - the fused scan (dt_proj inside, where the base fuses it too): on every
+ *    odd shape, chunked ones included, bit-identical to omp's linear then
+ *    omp's scan, and for 1 to 4 threads.
  * On failure: the case, the thread count and the seed.
  */
 #include <dirent.h>
@@ -264,6 +268,60 @@ static void thread_invariant(struct scan_prob *p, unsigned seed)
   assert_thread_invariant(p->what, scan_omp, p, p->ny);
 }
 
+static void scan_omp_dt(void *ctx, float *out)
+{
+  struct scan_prob *p = ctx;
+  prob_run(p, vss_ssm_scan_dt__omp, out);
+}
+
+/* The fused scan on p with a drawn dt_w against dt = dt_proj through omp's
+ * linear (into p->dt) then omp's scan, bit for bit; and thread-invariant. */
+static void fused_vs_two_steps(struct scan_prob *p, unsigned seed)
+{
+  struct vss_ops ops;
+  omp_ops(&ops);
+  const size_t Di = p->s.Di, R = p->a.R, G = R + 2 * p->s.N, M = p->s.B * p->s.H * p->s.W;
+  struct vss_rng r;
+  vss_rng_seed(&r, seed);
+  float *dtw = rand_buf(VSS_K * Di * R, &r, -3, 3);
+  for (int k = 0; k < VSS_K; k++) {
+    struct vss_linear lin = {{Di, R, dtw + (size_t)k * Di * R, NULL, VSS_ACT_NONE, 0}, NULL, NULL};
+    ck_assert_int_eq(ops.linear_prepare(&lin), 0);
+    ops.linear(&lin, M, p->dbl + (size_t)k * G, VSS_K * G, p->dt + (size_t)k * Di, VSS_K * Di);
+    if (lin.priv_free) lin.priv_free(lin.priv);
+  }
+  float *two = malloc(p->ny * sizeof *two + 1), *fused = malloc(p->ny * sizeof *fused + 1);
+  ck_assert(two && fused);
+  prob_run(p, ops.ssm_scan, two);
+  p->a.dt = NULL; /* it must not be read */
+  p->a.dt_w = dtw;
+  assert_thread_invariant(p->what, scan_omp_dt, p, p->ny);
+  prob_run(p, ops.ssm_scan_dt, fused);
+  p->a.dt = p->dt;
+  p->a.dt_w = NULL;
+  for (size_t i = 0; i < p->ny; i++)
+    ck_assert_msg(same_bits(&two[i], &fused[i], 1),
+                  "%s, dt_proj fused: y[%zu] = %.9g, linear then scan %.9g (seed %#x)", p->what,
+                  i, fused[i], two[i], seed);
+  vss_guarded_free(dtw);
+  free(two);
+  free(fused);
+}
+
+START_TEST(omp_scan_dt_fused)
+{
+  struct vss_ops ops;
+  omp_ops(&ops);
+  /* installed exactly where the base fuses dt_proj, and never base's own */
+  ck_assert(ops.ssm_scan_dt == (vss_omp_base.ssm_scan_dt ? vss_ssm_scan_dt__omp : NULL));
+  if (!ops.ssm_scan_dt) {
+    printf("SKIP omp fused scan: the base has no ssm_scan_dt\n");
+    return;
+  }
+  each_odd_shape(SEED + 5, fused_vs_two_steps);
+}
+END_TEST
+
 START_TEST(omp_scan_thread_invariant)
 {
   each_odd_shape(SEED + 2, thread_invariant);
@@ -366,9 +424,6 @@ static void check_op(int op, size_t B, size_t H, size_t W, size_t dim, size_t n_
 
 START_TEST(omp_ops_match_base)
 {
-  struct vss_ops ops;
-  omp_ops(&ops); /* the base's fused scan would run on one thread */
-  ck_assert_msg(ops.ssm_scan_dt == NULL, "omp took its base's single-thread ssm_scan_dt");
   struct vss_rng r;
   vss_rng_seed(&r, SEED + 3);
   static const size_t rows[] = {1, 7, 49, 3136};
@@ -521,6 +576,7 @@ START_TEST(omp_scan_without_avx2)
   prob_run(&p, ref.ssm_scan, exp);
   assert_thread_invariant(p.what, scan_omp, &p, p.ny);
   prob_run(&p, ops.ssm_scan, got);
+  ck_assert_msg(ops.ssm_scan_dt == NULL, "VSS_MAX_ISA=none: omp has a fused scan");
   unsetenv("VSS_MAX_ISA");
   omp_ops(&ops); /* the usual base again */
   ck_assert_msg(!pl.vector, "with VSS_MAX_ISA=none the scan must not use AVX2");
@@ -544,6 +600,7 @@ Suite *suite_omp(void)
   tcase_add_test(scan, omp_scan_vs_ref);
   tcase_add_test(scan, omp_scan_thread_invariant);
   tcase_add_test(scan, omp_scan_without_avx2);
+  tcase_add_test(scan, omp_scan_dt_fused);
   tcase_add_test(ops, omp_ops_match_base);
   tcase_add_test(block, omp_golden_cases);
   tcase_add_test(block, omp_block_threads_option);

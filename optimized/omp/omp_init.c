@@ -22,7 +22,10 @@ void vss_init__omp(struct vss_ops *ops, const struct vss_ops *base)
   *ops = b; /* every slot valid first */
   vss_omp_wrap_ops(ops);
   ops->ssm_scan = vss_ssm_scan__omp;
-  ops->ssm_scan_dt = NULL; /* base's would run on one thread */
+  /* dt_proj fused where the base fuses it (avx2, avx512: their linear sums
+   * dt as the fused scan does; not xsmm's libxsmm GEMM), never base's own
+   * single-thread slot */
+  ops->ssm_scan_dt = b.ssm_scan_dt ? vss_ssm_scan_dt__omp : NULL;
 }
 
 VSS_OMP_ANY_X86_END

@@ -46,6 +46,9 @@ extern struct vss_ops vss_omp_base;
 void vss_omp_wrap_ops(struct vss_ops *ops);
 /* The chunked, tiled scan (ssm_scan_omp.c). */
 void vss_ssm_scan__omp(const struct vss_scan_args *a);
+/* ... with dt_proj fused (the ssm_scan_dt slot, installed where the base
+ * has one: its linear forms dt in the order the fused scan does). */
+void vss_ssm_scan_dt__omp(const struct vss_scan_args *a);
 
 /* How vss_ssm_scan__omp cuts a problem (a function of the shape only). */
 struct vss_omp_scan_plan {
