@@ -26,8 +26,9 @@
  *    every add then rounds at the bias's scale);
  *  - the epilogue runs once per tile after the last K block: GELU, then
  *    + y (accumulate), with masked stores for the last panel's columns
- *    past n_out; a whole panel with no GELU and no accumulation (in_proj,
- *    x_proj, dt_proj) is stored by the kernel itself, bias or not.
+ *    past n_out; a whole panel with no GELU (in_proj, x_proj, dt_proj,
+ *    and the accumulating out_proj and fc2) is stored, or added to y, by
+ *    the kernel itself, bias or not.
  * Row tails (rows % 6) run the same kernel with fewer rows (m = 1..5, one
  * specialised copy each).
  */
@@ -81,13 +82,14 @@ int vss_linear_prepare__avx2(struct vss_linear *lin)
   return 0;
 }
 
-/* The m x 16 tile dst (row stride ldd) = init (row stride NR) + a (m x kc,
- * row stride lda) times the panel slice bp (kc x 16) [+ bias, 16 floats];
- * init NULL means zero.  m is a constant in each specialised copy, so acc
+/* The m x 16 tile dst (row stride ldd) = [dst +] init (row stride NR) +
+ * a (m x kc, row stride lda) times the panel slice bp (kc x 16) [+ bias,
+ * 16 floats]; init NULL means zero; accumulate: dst + (sum + bias), the
+ * epilogue's order.  m is a constant in each specialised copy, so acc
  * stays in registers. */
 VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
                                   const float *bp, const float *init, const float *bias,
-                                  float *dst, size_t ldd)
+                                  float *dst, size_t ldd, int accumulate)
 {
   __m256 acc[MR][2];
 #pragma GCC unroll 6
@@ -113,6 +115,13 @@ VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
       acc[r][1] = _mm256_add_ps(acc[r][1], b1);
     }
   }
+  if (accumulate) {
+#pragma GCC unroll 6
+    for (int r = 0; r < m; r++)
+#pragma GCC unroll 2
+      for (int v = 0; v < 2; v++)
+        acc[r][v] = _mm256_add_ps(_mm256_loadu_ps(dst + r * ldd + 8 * v), acc[r][v]);
+  }
 #pragma GCC unroll 6
   for (int r = 0; r < m; r++)
 #pragma GCC unroll 2
@@ -120,15 +129,15 @@ VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
 }
 
 static void ukernel(int m, size_t kc, const float *a, size_t lda, const float *bp,
-                    const float *init, const float *bias, float *dst, size_t ldd)
+                    const float *init, const float *bias, float *dst, size_t ldd, int acc)
 {
   switch (m) {
-  case 6: ukernel_body(6, kc, a, lda, bp, init, bias, dst, ldd); break;
-  case 5: ukernel_body(5, kc, a, lda, bp, init, bias, dst, ldd); break;
-  case 4: ukernel_body(4, kc, a, lda, bp, init, bias, dst, ldd); break;
-  case 3: ukernel_body(3, kc, a, lda, bp, init, bias, dst, ldd); break;
-  case 2: ukernel_body(2, kc, a, lda, bp, init, bias, dst, ldd); break;
-  default: ukernel_body(1, kc, a, lda, bp, init, bias, dst, ldd); break;
+  case 6: ukernel_body(6, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
+  case 5: ukernel_body(5, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
+  case 4: ukernel_body(4, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
+  case 3: ukernel_body(3, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
+  case 2: ukernel_body(2, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
+  default: ukernel_body(1, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
   }
 }
 
@@ -175,8 +184,8 @@ void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
       const float *bias = p->bias ? p->bias + j * NR : NULL;
       const struct epi e = {p->n_out - j * NR < NR ? p->n_out - j * NR : NR,
                             lin->d.act == VSS_ACT_GELU, lin->d.accumulate};
-      /* nothing to apply to a whole panel: the kernel stores straight to y */
-      const int plain = !e.gelu && !e.accumulate && e.nv == NR;
+      /* no GELU on a whole panel: the kernel stores (or adds) straight to y */
+      const int plain = !e.gelu && e.nv == NR;
       size_t k0 = 0;
       do { /* at least once, so that n_in == 0 still writes act(b) */
         const size_t kc = K - k0 < KC ? K - k0 : KC;
@@ -186,11 +195,11 @@ void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
           float *pi = part + i * NR, *yt = y + (i0 + i) * ldy + j * NR;
           const float *a = x + (i0 + i) * ldx + k0, *init = first ? NULL : pi;
           if (!last)
-            ukernel(m, kc, a, ldx, panel + k0 * NR, init, NULL, pi, NR);
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, NULL, pi, NR, 0);
           else if (plain)
-            ukernel(m, kc, a, ldx, panel + k0 * NR, init, bias, yt, ldy);
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, bias, yt, ldy, e.accumulate);
           else {
-            ukernel(m, kc, a, ldx, panel + k0 * NR, init, bias, tile, NR);
+            ukernel(m, kc, a, ldx, panel + k0 * NR, init, bias, tile, NR, 0);
             epilogue(m, tile, yt, ldy, &e);
           }
         }
