@@ -210,21 +210,33 @@ VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *c
   for (; i < nv; i++) da_group(1, normal, A2, ch, &dw, dA + 8 * i);
 }
 
-/* dt of the 16 channels of tile w (packed [R][TILE]) at the pixel whose
- * x_proj row of this direction starts at x: the dt_proj GEMM's sum for
- * the tile, as linear_avx2.c's micro-kernel forms it (from zero, one FMA
- * per r in order), so the bits are those of linear then scan. */
-VSS_AVX2_INLINE void dt_proj_tile(const float *x, const float *w, size_t R, __m256 *d0,
-                                  __m256 *d1)
+/* dt of the tile's 16 channels (w: its dt_w, packed [R][TILE]) at cnt
+ * steps whose x_proj rows of this direction start at x[j], into out[j]:
+ * the dt_proj GEMM's sums as linear_avx2.c's micro-kernel forms them (from
+ * zero, one FMA per r in order), so the bits are those of linear then
+ * scan.  cnt steps at once give 2 cnt independent FMA chains: one step
+ * alone (2 chains, R FMAs deep) made the fused block slower than linear
+ * then scan at R = 24 and 48 (v0 stages 3-4). */
+#define DT_STEPS 4
+VSS_AVX2_INLINE void dt_proj_steps(int cnt, const float *const *x, const float *w, size_t R,
+                                   float (*out)[TILE])
 {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a[DT_STEPS][2];
+  VSS_AVX2_EACH(j, cnt) a[j][0] = a[j][1] = _mm256_setzero_ps();
   for (size_t r = 0; r < R; r++) {
-    const __m256 xv = _mm256_broadcast_ss(x + r);
-    a0 = _mm256_fmadd_ps(xv, _mm256_load_ps(w + r * TILE), a0);
-    a1 = _mm256_fmadd_ps(xv, _mm256_load_ps(w + r * TILE + 8), a1);
+    const __m256 w0 = _mm256_load_ps(w + r * TILE), w1 = _mm256_load_ps(w + r * TILE + 8);
+    VSS_AVX2_EACH(j, cnt)
+    {
+      const __m256 xv = _mm256_broadcast_ss(x[j] + r);
+      a[j][0] = _mm256_fmadd_ps(xv, w0, a[j][0]);
+      a[j][1] = _mm256_fmadd_ps(xv, w1, a[j][1]);
+    }
   }
-  *d0 = a0;
-  *d1 = a1;
+  VSS_AVX2_EACH(j, cnt)
+  {
+    _mm256_storeu_ps(out[j], a[j][0]);
+    _mm256_storeu_ps(out[j] + 8, a[j][1]);
+  }
 }
 
 /* 1 if every delta of the chunk is <= lim (NaN is not). */
@@ -259,12 +271,26 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     if (tl->i == 0) _mm_prefetch((const char *)(xr + q * rs), _MM_HINT_T0);
   }
   const float *bias = dr->bias + tl->i * TILE, *D = dr->D + tl->i * TILE;
+  if (dr->dtw) { /* dt into ch->dl first, DT_STEPS steps at a time */
+    const float *w = dr->dtw + tl->i * dr->R * TILE;
+    size_t t = 0;
+    for (; t + DT_STEPS <= nt; t += DT_STEPS) {
+      const float *x[DT_STEPS];
+      for (int j = 0; j < DT_STEPS; j++) x[j] = xr + ch->pos[t + (size_t)j] * rs;
+      dt_proj_steps(DT_STEPS, x, w, dr->R, ch->dl + t);
+    }
+    for (; t < nt; t++) {
+      const float *x1 = xr + ch->pos[t] * rs;
+      dt_proj_steps(1, &x1, w, dr->R, ch->dl + t);
+    }
+  }
   for (size_t t = 0; t < nt; t++) {
     const size_t p = ch->pos[t];
     const float *u = dr->u + p * dr->Di + tl->d0;
     __m256 d0, d1;
     if (dr->dtw) {
-      dt_proj_tile(xr + p * rs, dr->dtw + tl->i * dr->R * TILE, dr->R, &d0, &d1);
+      d0 = _mm256_loadu_ps(ch->dl[t]);
+      d1 = _mm256_loadu_ps(ch->dl[t] + 8);
     } else {
       const float *dt = dr->dt + (p * VSS_K + (size_t)dr->k) * dr->Di + tl->d0;
       d0 = vss_avx2_load_n(dt, tl->n0);

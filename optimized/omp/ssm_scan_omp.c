@@ -215,19 +215,30 @@ struct vblk {
   float e[NT * 8][8];        /* decay factors of one state group, [t][q] */
 };
 
-/* dt of the vector at channel d, step t, fused: the dt_proj sum from the
- * pixel's x_proj row as the base's linear forms it (avx2 or avx512: from
- * zero, one FMA per r in order), so the bits are those of linear then scan. */
-VSS_AVX2_INLINE __m256 dt_proj_vec(const struct unit *w, size_t t, size_t d)
+/* dt of the vector at channel d for steps [t0, t0 + cnt), fused, into
+ * out[t]: the dt_proj sums from the pixels' x_proj rows as the base's
+ * linear forms them (avx2, avx512: from zero, one FMA per r in order), so
+ * the bits are those of linear then scan.  The cnt steps' chains run side
+ * by side: one step's chain alone (R FMAs deep) made the fused omp block
+ * 1.5x slower than linear then scan at R = 48 (v0_T4). */
+VSS_AVX2_INLINE void dt_proj_vecs(int cnt, const struct unit *w, size_t t0, size_t d,
+                                  float (*out)[8])
 {
   const struct scan *sc = w->sc;
-  const size_t R = sc->a->R, Dp = 8 * sc->nv;
-  const float *x = w->bc - R + w->pos[t] * VSS_K * sc->G;
+  const size_t R = sc->a->R, Dp = 8 * sc->nv, row = VSS_K * sc->G;
   const float *wt = sc->dtw + (size_t)w->k * R * Dp + d;
-  __m256 acc = _mm256_setzero_ps();
-  for (size_t r = 0; r < R; r++)
-    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r), _mm256_loadu_ps(wt + r * Dp), acc);
-  return acc;
+  const float *x[VSS_AVX2_MAXV];
+  __m256 acc[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(j, cnt)
+  {
+    x[j] = w->bc - R + w->pos[t0 + (size_t)j] * row;
+    acc[j] = _mm256_setzero_ps();
+  }
+  for (size_t r = 0; r < R; r++) {
+    const __m256 wv = _mm256_loadu_ps(wt + r * Dp);
+    VSS_AVX2_EACH(j, cnt) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[j] + r), wv, acc[j]);
+  }
+  VSS_AVX2_EACH(j, cnt) _mm256_storeu_ps(out[t0 + (size_t)j], acc[j]);
 }
 
 /* Steps [t0, t0 + cnt) of block_inputs, in lockstep: delta = softplus(dt +
@@ -241,9 +252,9 @@ VSS_AVX2_INLINE void inputs_steps(int cnt, const struct unit *w, struct vblk *bk
   __m256 dl[VSS_AVX2_MAXV];
   VSS_AVX2_EACH(j, cnt)
   {
-    const size_t t = t0 + (size_t)j;
+    const size_t t = t0 + (size_t)j; /* fused: dt is in bk->dl already (block_inputs) */
     const __m256 dt = w->dt ? vss_avx2_load_n(w->dt + w->pos[t] * VSS_K * Di + bk->d, bk->nl)
-                            : dt_proj_vec(w, t, bk->d);
+                            : _mm256_loadu_ps(bk->dl[t]);
     dl[j] = _mm256_add_ps(dt, bias);
   }
   vss_avx2_softplus_n(cnt, dl);
@@ -278,6 +289,11 @@ static void block_inputs(struct unit *w, size_t vi, struct vblk *bk)
   const int sum = w->mode == FIX || w->s;
   __m256 s = _mm256_loadu_ps(w->run[vi][0]), c = _mm256_loadu_ps(w->run[vi][1]);
   size_t t = 0;
+  if (!w->dt) { /* fused dt_proj: 8 steps' chains at a time */
+    for (; t + 8 <= bk->nt; t += 8) dt_proj_vecs(8, w, t, bk->d, bk->dl);
+    for (; t < bk->nt; t++) dt_proj_vecs(1, w, t, bk->d, bk->dl);
+    t = 0;
+  }
   for (; t + 4 <= bk->nt; t += 4) inputs_steps(4, w, bk, t, bias, D, sum, &s, &c);
   for (; t < bk->nt; t++) inputs_steps(1, w, bk, t, bias, D, sum, &s, &c);
   _mm256_storeu_ps(w->run[vi][0], s);
