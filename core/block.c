@@ -226,15 +226,17 @@ enum {
 enum { WS_STAGES = 1, WS_POST = 2, WS_NCHW = 4 };
 
 /* Per-pixel widths of the workspace buffers; the optional ones are 0
- * unless the run needs them (ws: WS_* bits). */
-static void buf_widths(const struct vss_block_config *c, unsigned ws, size_t wd[N_BUF])
+ * unless the run needs them (ws: WS_* bits).  dt_fused: the variant's scan
+ * forms dt itself (ssm_scan_dt), so only a stage dump needs the dt buffer. */
+static void buf_widths(const struct vss_block_config *c, unsigned ws, int dt_fused,
+                       size_t wd[N_BUF])
 {
   const size_t Di = c->Di;
   wd[BUF_XN] = c->C;
   wd[BUF_XZ] = c->has_z ? 2 * Di : Di;
   wd[BUF_U] = Di;
   wd[BUF_DBL] = VSS_K * (c->R + 2 * c->N);
-  wd[BUF_DT] = VSS_K * Di;
+  wd[BUF_DT] = dt_fused && !(ws & WS_STAGES) ? 0 : VSS_K * Di;
   wd[BUF_YS] = Di;
   wd[BUF_HID] = c->mlp_hidden;
   wd[BUF_S4] = ws & WS_STAGES ? VSS_K * Di : 0;
@@ -248,7 +250,7 @@ static vss_status workspace(vss_block *b, size_t M, unsigned ws, float *bufs[N_B
 {
   size_t wd[N_BUF], per_row = 0;
   int ovf = 0;
-  buf_widths(&b->cfg, ws, wd);
+  buf_widths(&b->cfg, ws, b->ops.ssm_scan_dt != NULL, wd);
   for (int i = 0; i < N_BUF; i++) per_row += wd[i] + 16;
   const size_t need = vss_mul_ovf(M, per_row, &ovf);
   if (ovf || need > SIZE_MAX / sizeof(float) / 2)
