@@ -112,6 +112,41 @@ VSS_AVX2_INLINE float vss_avx2_hsum(__m256 v)
 
 #define VSS_AVX2_RINT_MAGIC 12582912.0f /* 1.5 * 2^23: x + M rounds x to an integer */
 
+/* ------------------------------------------ the scans' fused dt_proj */
+
+/* out[j][8 v ..] = sum_r x[j][r] w[r ldw + 8 v ..] for rows j < cnt and
+ * vectors v < nv (1 or 2, a constant at each call site): the dt_proj sums
+ * of a scan that forms dt itself (the ssm_scan_dt slot), from zero with one
+ * FMA per r in order, as the avx2 and avx512 linear kernels form them, so
+ * the bits are those of linear then scan.  cnt nv chains run side by side
+ * (one step's alone, R FMAs deep, made the fused block slower than linear
+ * then scan at R = 24 and 48); cnt nv <= VSS_AVX2_MAXV. */
+VSS_AVX2_INLINE void vss_avx2_dt_proj(int cnt, int nv, const float *const *x, size_t R,
+                                      const float *w, size_t ldw, float *out, size_t ldo)
+{
+  __m256 a[VSS_AVX2_MAXV][2];
+  VSS_AVX2_EACH(j, cnt)
+  {
+    a[j][0] = _mm256_setzero_ps();
+    a[j][1] = _mm256_setzero_ps();
+  }
+  for (size_t r = 0; r < R; r++) {
+    const __m256 w0 = _mm256_loadu_ps(w + r * ldw);
+    const __m256 w1 = nv > 1 ? _mm256_loadu_ps(w + r * ldw + 8) : w0;
+    VSS_AVX2_EACH(j, cnt)
+    {
+      const __m256 xv = _mm256_broadcast_ss(x[j] + r);
+      a[j][0] = _mm256_fmadd_ps(xv, w0, a[j][0]);
+      if (nv > 1) a[j][1] = _mm256_fmadd_ps(xv, w1, a[j][1]);
+    }
+  }
+  VSS_AVX2_EACH(j, cnt)
+  {
+    _mm256_storeu_ps(out + j * ldo, a[j][0]);
+    if (nv > 1) _mm256_storeu_ps(out + j * ldo + 8, a[j][1]);
+  }
+}
+
 /* ------------------------------------------------------------ exp, 2^x */
 
 /* p = 2^f * s for f in [-1/2, 1/2] (s a power of two, a constant):

@@ -210,34 +210,7 @@ VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *c
   for (; i < nv; i++) da_group(1, normal, A2, ch, &dw, dA + 8 * i);
 }
 
-/* dt of the tile's 16 channels (w: its dt_w, packed [R][TILE]) at cnt
- * steps whose x_proj rows of this direction start at x[j], into out[j]:
- * the dt_proj GEMM's sums as linear_avx2.c's micro-kernel forms them (from
- * zero, one FMA per r in order), so the bits are those of linear then
- * scan.  cnt steps at once give 2 cnt independent FMA chains: one step
- * alone (2 chains, R FMAs deep) made the fused block slower than linear
- * then scan at R = 24 and 48 (v0 stages 3-4). */
-#define DT_STEPS 4
-VSS_AVX2_INLINE void dt_proj_steps(int cnt, const float *const *x, const float *w, size_t R,
-                                   float (*out)[TILE])
-{
-  __m256 a[DT_STEPS][2];
-  VSS_AVX2_EACH(j, cnt) a[j][0] = a[j][1] = _mm256_setzero_ps();
-  for (size_t r = 0; r < R; r++) {
-    const __m256 w0 = _mm256_load_ps(w + r * TILE), w1 = _mm256_load_ps(w + r * TILE + 8);
-    VSS_AVX2_EACH(j, cnt)
-    {
-      const __m256 xv = _mm256_broadcast_ss(x[j] + r);
-      a[j][0] = _mm256_fmadd_ps(xv, w0, a[j][0]);
-      a[j][1] = _mm256_fmadd_ps(xv, w1, a[j][1]);
-    }
-  }
-  VSS_AVX2_EACH(j, cnt)
-  {
-    _mm256_storeu_ps(out[j], a[j][0]);
-    _mm256_storeu_ps(out[j] + 8, a[j][1]);
-  }
-}
+#define DT_STEPS 4 /* steps of dt at once (vss_avx2_dt_proj): 8 chains */
 
 /* 1 if every delta of the chunk is <= lim (NaN is not). */
 static int deltas_below(const struct chunk *ch, float lim)
@@ -277,11 +250,11 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     for (; t + DT_STEPS <= nt; t += DT_STEPS) {
       const float *x[DT_STEPS];
       for (int j = 0; j < DT_STEPS; j++) x[j] = xr + ch->pos[t + (size_t)j] * rs;
-      dt_proj_steps(DT_STEPS, x, w, dr->R, ch->dl + t);
+      vss_avx2_dt_proj(DT_STEPS, 2, x, dr->R, w, TILE, ch->dl[t], TILE);
     }
     for (; t < nt; t++) {
       const float *x1 = xr + ch->pos[t] * rs;
-      dt_proj_steps(1, &x1, w, dr->R, ch->dl + t);
+      vss_avx2_dt_proj(1, 2, &x1, dr->R, w, TILE, ch->dl[t], TILE);
     }
   }
   for (size_t t = 0; t < nt; t++) {

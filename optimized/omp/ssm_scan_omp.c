@@ -216,35 +216,21 @@ struct vblk {
 };
 
 /* dt of the vector at channel d for steps [t0, t0 + cnt), fused, into
- * out[t]: the dt_proj sums from the pixels' x_proj rows as the base's
- * linear forms them (avx2, avx512: from zero, one FMA per r in order), so
- * the bits are those of linear then scan.  The cnt steps' chains run side
- * by side: one step's chain alone (R FMAs deep) made the fused omp block
- * 1.5x slower than linear then scan at R = 48 (v0_T4). */
+ * out[t] (vss_avx2_dt_proj: the base linear's order, the same bits). */
 VSS_AVX2_INLINE void dt_proj_vecs(int cnt, const struct unit *w, size_t t0, size_t d,
                                   float (*out)[8])
 {
   const struct scan *sc = w->sc;
   const size_t R = sc->a->R, Dp = 8 * sc->nv, row = VSS_K * sc->G;
-  const float *wt = sc->dtw + (size_t)w->k * R * Dp + d;
   const float *x[VSS_AVX2_MAXV];
-  __m256 acc[VSS_AVX2_MAXV];
-  VSS_AVX2_EACH(j, cnt)
-  {
-    x[j] = w->bc - R + w->pos[t0 + (size_t)j] * row;
-    acc[j] = _mm256_setzero_ps();
-  }
-  for (size_t r = 0; r < R; r++) {
-    const __m256 wv = _mm256_loadu_ps(wt + r * Dp);
-    VSS_AVX2_EACH(j, cnt) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[j] + r), wv, acc[j]);
-  }
-  VSS_AVX2_EACH(j, cnt) _mm256_storeu_ps(out[t0 + (size_t)j], acc[j]);
+  VSS_AVX2_EACH(j, cnt) x[j] = w->bc - R + w->pos[t0 + (size_t)j] * row;
+  vss_avx2_dt_proj(cnt, 1, x, R, sc->dtw + (size_t)w->k * R * Dp + d, Dp, out[t0], 8);
 }
 
 /* Steps [t0, t0 + cnt) of block_inputs, in lockstep: delta = softplus(dt +
- * bias) straight from the loads (or from dt_proj_vec); LOCAL: delta*u and
- * D*u; FIX, or LOCAL when the chunk's sum is kept: the running sum of
- * delta (Kahan). */
+ * bias) straight from the loads (fused: from bk->dl, where block_inputs put
+ * dt); LOCAL: delta*u and D*u; FIX, or LOCAL when the chunk's sum is kept:
+ * the running sum of delta (Kahan). */
 VSS_AVX2_INLINE void inputs_steps(int cnt, const struct unit *w, struct vblk *bk, size_t t0,
                                   __m256 bias, __m256 D, int sum, __m256 *s, __m256 *c)
 {
