@@ -280,16 +280,11 @@ static void fused_vs_two_steps(struct scan_prob *p, unsigned seed)
 {
   struct vss_ops ops;
   omp_ops(&ops);
-  const size_t Di = p->s.Di, R = p->a.R, G = R + 2 * p->s.N, M = p->s.B * p->s.H * p->s.W;
+  const size_t Di = p->s.Di, R = p->a.R, M = p->s.B * p->s.H * p->s.W;
   struct vss_rng r;
   vss_rng_seed(&r, seed);
   float *dtw = rand_buf(VSS_K * Di * R, &r, -3, 3);
-  for (int k = 0; k < VSS_K; k++) {
-    struct vss_linear lin = {{Di, R, dtw + (size_t)k * Di * R, NULL, VSS_ACT_NONE, 0}, NULL, NULL};
-    ck_assert_int_eq(ops.linear_prepare(&lin), 0);
-    ops.linear(&lin, M, p->dbl + (size_t)k * G, VSS_K * G, p->dt + (size_t)k * Di, VSS_K * Di);
-    if (lin.priv_free) lin.priv_free(lin.priv);
-  }
+  vss_test_dt_proj(&ops, M, Di, R, p->s.N, dtw, p->dbl, p->dt);
   float *two = malloc(p->ny * sizeof *two + 1), *fused = malloc(p->ny * sizeof *fused + 1);
   ck_assert(two && fused);
   prob_run(p, ops.ssm_scan, two);

@@ -157,3 +157,15 @@ void vss_assert_equal(const char *what, const float *got, const float *exp,
   vss_assert_close(what, got, exp, n, 0.0, 0.0);
 }
 
+void vss_test_dt_proj(const struct vss_ops *ops, size_t M, size_t Di, size_t R, size_t N,
+                      const float *dt_w, const float *dbl, float *dt)
+{
+  const size_t G = R + 2 * N;
+  for (int k = 0; k < VSS_K; k++) {
+    struct vss_linear lin = {{Di, R, dt_w + (size_t)k * Di * R, NULL, VSS_ACT_NONE, 0}, NULL, NULL};
+    ck_assert_int_eq(ops->linear_prepare(&lin), 0);
+    ops->linear(&lin, M, dbl + (size_t)k * G, VSS_K * G, dt + (size_t)k * Di, VSS_K * Di);
+    if (lin.priv_free) lin.priv_free(lin.priv);
+  }
+}
+

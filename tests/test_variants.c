@@ -429,18 +429,12 @@ struct scan_case {
 static void run_scan_dt(const char *variant, const struct vss_ops *ops, const struct scan_case *c,
                         const struct vss_scan_args *a, struct vss_rng *r, const char *what)
 {
-  const size_t M = c->B * c->H * c->W, G = c->R + 2 * c->N, n = M * c->Di;
+  const size_t M = c->B * c->H * c->W, n = M * c->Di;
   const float span = fmaxf(fabsf(c->dt_lo), fabsf(c->dt_hi)) / (float)c->R;
   float *dt_w = gbuf(VSS_K * c->Di * c->R, r, -span, span, 0);
   float *dt = gbuf(M * VSS_K * c->Di, r, 0, 0, 0), *y = gbuf(n, r, -9, 9, 0);
   float *yf = gbuf(n, r, -9, 9, 0);
-  for (int k = 0; k < VSS_K; k++) {
-    struct vss_linear lin = {{c->Di, c->R, dt_w + (size_t)k * c->Di * c->R, NULL, VSS_ACT_NONE, 0},
-                             NULL, NULL};
-    ck_assert_int_eq(ops->linear_prepare(&lin), 0);
-    ops->linear(&lin, M, a->dbl + (size_t)k * G, VSS_K * G, dt + (size_t)k * c->Di, VSS_K * c->Di);
-    if (lin.priv_free) lin.priv_free(lin.priv);
-  }
+  vss_test_dt_proj(ops, M, c->Di, c->R, c->N, dt_w, a->dbl, dt);
   struct vss_scan_args two = *a, fused = *a;
   two.dt = dt;
   two.y = y;

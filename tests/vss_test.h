@@ -47,6 +47,13 @@ void vss_assert_close(const char *what, const float *got, const float *exp,
 void vss_assert_equal(const char *what, const float *got, const float *exp,
                       size_t n);
 
+/* dt (M, 4, Di) = dt_proj_k(dbl[:, k, :R]) for the four directions through
+ * ops's linear prepared from dt_w (4, Di, R), as core/block.c calls it
+ * (dbl: (M, 4, R + 2N)): what a variant's fused scan (ssm_scan_dt) must
+ * reproduce bit for bit. */
+void vss_test_dt_proj(const struct vss_ops *ops, size_t M, size_t Di, size_t R, size_t N,
+                      const float *dt_w, const float *dbl, float *dt);
+
 /* The benchmark shapes (bench/shapes.inc), for tests at real sizes. */
 #include "../bench/shapes.h"
 
