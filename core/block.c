@@ -223,20 +223,19 @@ enum {
   BUF_XT, BUF_YT, /* layout nchw: x and y channel-last (C) */
   N_BUF
 };
-enum { WS_STAGES = 1, WS_POST = 2, WS_NCHW = 4 };
+enum { WS_STAGES = 1, WS_POST = 2, WS_NCHW = 4,
+       WS_DT_IN_SCAN = 8 /* ssm_scan_dt forms dt: no dt buffer */ };
 
 /* Per-pixel widths of the workspace buffers; the optional ones are 0
- * unless the run needs them (ws: WS_* bits).  dt_fused: the variant's scan
- * forms dt itself (ssm_scan_dt), so only a stage dump needs the dt buffer. */
-static void buf_widths(const struct vss_block_config *c, unsigned ws, int dt_fused,
-                       size_t wd[N_BUF])
+ * unless the run needs them (ws: WS_* bits). */
+static void buf_widths(const struct vss_block_config *c, unsigned ws, size_t wd[N_BUF])
 {
   const size_t Di = c->Di;
   wd[BUF_XN] = c->C;
   wd[BUF_XZ] = c->has_z ? 2 * Di : Di;
   wd[BUF_U] = Di;
   wd[BUF_DBL] = VSS_K * (c->R + 2 * c->N);
-  wd[BUF_DT] = dt_fused && !(ws & WS_STAGES) ? 0 : VSS_K * Di;
+  wd[BUF_DT] = ws & WS_DT_IN_SCAN ? 0 : VSS_K * Di;
   wd[BUF_YS] = Di;
   wd[BUF_HID] = c->mlp_hidden;
   wd[BUF_S4] = ws & WS_STAGES ? VSS_K * Di : 0;
@@ -250,7 +249,7 @@ static vss_status workspace(vss_block *b, size_t M, unsigned ws, float *bufs[N_B
 {
   size_t wd[N_BUF], per_row = 0;
   int ovf = 0;
-  buf_widths(&b->cfg, ws, b->ops.ssm_scan_dt != NULL, wd);
+  buf_widths(&b->cfg, ws, wd);
   for (int i = 0; i < N_BUF; i++) per_row += wd[i] + 16;
   const size_t need = vss_mul_ovf(M, per_row, &ovf);
   if (ovf || need > SIZE_MAX / sizeof(float) / 2)
@@ -354,6 +353,7 @@ struct fwd {
   size_t B, L, M;       /* samples, pixels per sample, B*L */
   float *buf[N_BUF];
   struct stager *sg;
+  int dt_in_scan;       /* ssm_scan_dt forms dt (the variant has it, no dump) */
 };
 
 /* The end of a residual branch: out = base + f[s] * post(lin(in)) for each
@@ -446,7 +446,7 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
   emit(sg, "x_proj", dbl, VSS_K, R + 2 * N);
   struct vss_scan_args sa = {fw->B, H, W, Di, N, R, u, dbl, dt, b->w.dt_projs_b,
                              b->A, b->w.Ds, 0xF, ys, b->w.dt_projs_w};
-  if (o->ssm_scan_dt && !sg) { /* dt_proj inside the scan: no dt tensor */
+  if (fw->dt_in_scan) { /* dt_proj inside the scan: no dt tensor */
     o->ssm_scan_dt(&sa);
     return out_norm_gate(fw, xz, ys, u);
   }
@@ -543,9 +543,10 @@ static vss_status forward(vss_block *b, size_t B, size_t H, size_t W, const floa
   if (st) return st;
   struct stager sgs = {stage, ctx, B, H, W, 0};
   const int nchw = ro->layout == VSS_NCHW;
-  struct fwd fw = {b, B, H * W, B * H * W, {NULL}, stage ? &sgs : NULL};
+  struct fwd fw = {b, B, H * W, B * H * W, {NULL}, stage ? &sgs : NULL,
+                   b->ops.ssm_scan_dt && !stage};
   const unsigned ws = (stage ? WS_STAGES : 0) | (b->cfg.post_norm ? WS_POST : 0) |
-                      (nchw ? WS_NCHW : 0);
+                      (nchw ? WS_NCHW : 0) | (fw.dt_in_scan ? WS_DT_IN_SCAN : 0);
   if ((st = workspace(b, fw.M, ws, fw.buf))) return st;
   float *fac = NULL;
   if (ro->train) {
