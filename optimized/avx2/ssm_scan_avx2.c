@@ -40,8 +40,9 @@
  * of the next chunk, which the hardware prefetchers do not find (measured:
  * the scattered rows cost about a quarter of the time before these two).
  * The price is the state of every tile at once: h and A' (2 Di N floats),
- * allocated once per call (printing a line and aborting if that fails, as
- * ref does).
+ * allocated once per call with dA and the chunk, at fixed distances
+ * (CHUNK_SKEW), in one page-aligned block (printing a line and aborting if
+ * that fails, as ref does).
  *
  * Accuracy: 2^(delta A') is within 1.28 ulp of 2^z for the rounded
  * z = delta*A' on the table path (z in [-125, 0], measured over every
@@ -83,6 +84,15 @@
 #define DA_FLOATS 4096 /* a tile's decay factors for a chunk (16 KiB, in L1) */
 #define RECUR_NG 4 /* states per pass of the recurrence: 8 ymm of state */
 #define DA_V 4 /* decay-factor vectors computed in lockstep */
+/* Where the chunk lies: this many bytes past a 4 KiB boundary of dA (see
+ * scan()).  On the stack it lay at a distance from dA that changed from
+ * run to run, and with the chunk starting 2-3 KiB past such a boundary (a
+ * quarter of the distances) the fused v0_T1 scan took 10.8-11.6 ms against
+ * 10.1-10.6 elsewhere (a sweep in 64-byte steps; the same quarter cost the
+ * avx2 block 0.5-0.8 ms), as when loads wait behind stores whose addresses
+ * match theirs in the low 12 bits (4K aliasing).  512 is the middle of the
+ * good three quarters. */
+#define CHUNK_SKEW 512
 
 /* ------------------------------------------------------------ the walk */
 
@@ -119,6 +129,13 @@ static inline size_t walk_next(struct walk *s)
 
 /* ------------------------------------------------------ one direction */
 
+/* The chunk: its pixels (and the next chunk's), and per step the current
+ * tile's delta, delta*u, and output ys (D*u, then + C.h state by state). */
+struct chunk {
+  size_t nt, pos[CHUNK], next_nt, next[CHUNK];
+  float dl[CHUNK][TILE], du[CHUNK][TILE], ys[CHUNK][TILE];
+};
+
 /* One (sample, direction) pass: what every tile reads and keeps. */
 struct dir {
   int k, add;                  /* add = 0: the first direction writes y */
@@ -131,13 +148,7 @@ struct dir {
   float *bias, *D;             /* [ntile][TILE] */
   float *dl_max;               /* [ntile]: delta <= this keeps 2^(delta A') normal */
   float *dA;                   /* [nt][N][TILE], one tile's chunk */
-};
-
-/* The chunk: its pixels (and the next chunk's), and per step the current
- * tile's delta, delta*u, and output ys (D*u, then + C.h state by state). */
-struct chunk {
-  size_t nt, pos[CHUNK], next_nt, next[CHUNK];
-  float dl[CHUNK][TILE], du[CHUNK][TILE], ys[CHUNK][TILE];
+  struct chunk *ch;            /* the chunk's step rows, CHUNK_SKEW past dA */
 };
 
 /* Tile i of a direction: channels d0 = 16 i, n0 + n1 of them valid. */
@@ -408,17 +419,17 @@ static void scan_dir(struct dir *dr, const struct vss_scan_args *a)
   memset(dr->h, 0, dr->ntile * N * TILE * sizeof(float));
   const recur_fn run = N == 16 ? recur_n16 : N == 1 ? recur_n1 : recur_any;
   struct walk wk;
-  struct chunk ch;
+  struct chunk *ch = dr->ch;
   walk_start(&wk, dr->k, a->H, a->W);
-  ch.next_nt = walk_chunk(dr, &wk, L, ch.next);
-  while (ch.next_nt) {
-    ch.nt = ch.next_nt;
-    memcpy(ch.pos, ch.next, ch.nt * sizeof *ch.pos);
-    ch.next_nt = walk_chunk(dr, &wk, L, ch.next);
+  ch->next_nt = walk_chunk(dr, &wk, L, ch->next);
+  while (ch->next_nt) {
+    ch->nt = ch->next_nt;
+    memcpy(ch->pos, ch->next, ch->nt * sizeof *ch->pos);
+    ch->next_nt = walk_chunk(dr, &wk, L, ch->next);
     for (size_t i = 0; i < dr->ntile; i++) {
       const struct tile tl = tile_of(dr, i);
-      precompute(dr, &tl, &ch);
-      run(dr, &tl, &ch);
+      precompute(dr, &tl, ch);
+      run(dr, &tl, ch);
     }
   }
 }
@@ -432,34 +443,40 @@ static void scan(const struct vss_scan_args *a, int fused)
   /* steps per chunk: as many as keep a tile's decay factors in DA_FLOATS */
   size_t nt = DA_FLOATS / (N * TILE);
   nt = nt < 1 ? 1 : nt > CHUNK ? CHUNK : nt;
-  /* dA first: 32-byte aligned, as dtw after it (dtw's aligned loads) */
+  /* One block, page-aligned: dA, the chunk CHUNK_SKEW bytes past dA's
+   * last page, then dtw (32-byte aligned: its aligned loads) and the
+   * per-direction tables and state. */
   const size_t nda = nt * N * TILE, ndtw = fused ? ntile * R * TILE : 0;
-  const size_t nfloats = nda + ndtw + 2 * tN + 2 * ntile * TILE + ntile;
-  float *mem = aligned_alloc(32, (nfloats * sizeof *mem + 31) / 32 * 32);
-  if (!mem) {
-    fprintf(stderr, "vss_ssm_scan__avx2: out of memory (%zu floats of state)\n", nfloats);
+  const size_t ch_at = (nda * sizeof(float) + 4095) / 4096 * 4096 + CHUNK_SKEW;
+  const size_t tab_at = (ch_at + sizeof(struct chunk) + 63) / 64 * 64;
+  const size_t nfloats = ndtw + 2 * tN + 2 * ntile * TILE + ntile;
+  const size_t bytes = (tab_at + nfloats * sizeof(float) + 4095) / 4096 * 4096;
+  char *blk = aligned_alloc(4096, bytes);
+  if (!blk) {
+    fprintf(stderr, "vss_ssm_scan__avx2: out of memory (%zu bytes of state)\n", bytes);
     abort();
   }
+  float *mem = (float *)(blk + tab_at); /* dtw, then the tables and state */
   for (size_t b = 0; b < a->B; b++) {
     float *y = a->y + b * L * Di;
     int add = 0;
     for (int m = 0; m < VSS_K; m++) {
       const int k = merge_order[m];
       if (!(a->dirs >> k & 1)) continue;
-      float *st = mem + nda + ndtw; /* the per-direction tables and state */
+      float *st = mem + ndtw; /* the per-direction tables and state */
       struct dir dr = {
           .k = k, .add = add, .Di = Di, .N = N, .R = R, .G = G, .ntile = ntile, .nt = nt,
           .u = a->u + b * L * Di, .dt = fused ? NULL : a->dt + b * L * VSS_K * Di,
           .bc = a->dbl + b * L * VSS_K * G + (size_t)k * G + R, .y = y,
-          .A2 = st, .h = st + tN, .dtw = fused ? mem + nda : NULL, .bias = st + 2 * tN,
+          .A2 = st, .h = st + tN, .dtw = fused ? mem : NULL, .bias = st + 2 * tN,
           .D = st + 2 * tN + ntile * TILE, .dl_max = st + 2 * tN + 2 * ntile * TILE,
-          .dA = mem};
+          .dA = (float *)blk, .ch = (struct chunk *)(blk + ch_at)};
       scan_dir(&dr, a);
       add = 1;
     }
     if (!add) memset(y, 0, L * Di * sizeof *y); /* no direction selected */
   }
-  free(mem);
+  free(blk);
 }
 
 void vss_ssm_scan__avx2_c16(const struct vss_scan_args *a) { scan(a, 0); }
