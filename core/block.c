@@ -3,13 +3,16 @@
  * Data flow (DESIGN.md §2), M = B*H*W pixels, all channel-last:
  *   xn  = LN(x)                      (M, C)
  *   xz  = in_proj(xn)                (M, Di or 2Di)   [x | z]
+ *         as two linears: x first, z a band of rows at a time just
+ *         before the gate reads it (all of it at once for a stage dump)
  *   u   = silu(dwconv3x3(xz[:, :Di]) + b)   (M, Di)
  *   dbl = x_proj(u), 4 directions at once   (M, 4(R+2N))
  *   dt  = dt_proj_k(dbl[:, k, :R])   (M, 4Di)          one linear per k
  *   ys  = ssm_scan(...)              (M, Di)   softplus, recurrence, merge
  *         (ssm_scan_dt where the variant has it: dt_proj inside the scan,
  *         dt never stored; 9.6 MB at v0_T1, the largest tensor)
- *   yn  = LN(ys; out_norm) [* silu(z)]   a band of rows at a time
+ *   yn  = LN(ys; out_norm) [* silu(z)]   a band of rows at a time,
+ *         z = in_proj_z(xn) for the band
  *   y   = x + out_proj(yn)           (accumulating linear: fused residual)
  *   MLP: y += fc2(gelu(fc1(LN(y; norm2))))
  * Everything but the conv and the scan is position-wise, so it runs on all
@@ -38,7 +41,8 @@ struct vss_block {
   float *wbuf;                  /* every weight, one allocation */
   struct vss_block_weights w;   /* pointers into wbuf */
   float *A;                     /* -exp(A_logs), (4Di, N), in wbuf */
-  struct vss_linear in_proj, x_proj, dt_proj[VSS_K], out_proj, fc1, fc2;
+  struct vss_linear in_proj, in_proj_z; /* xz's x half (all of it without z), its z half */
+  struct vss_linear x_proj, dt_proj[VSS_K], out_proj, fc1, fc2;
   float *ws;                    /* workspace, grown on demand */
   size_t ws_cap;                /* its capacity in floats */
 };
@@ -135,6 +139,7 @@ void vss_block_free(vss_block *b)
 {
   if (!b) return;
   release(&b->in_proj);
+  release(&b->in_proj_z);
   release(&b->x_proj);
   for (int k = 0; k < VSS_K; k++) release(&b->dt_proj[k]);
   release(&b->out_proj);
@@ -192,8 +197,11 @@ vss_status vss_block_create(const struct vss_block_config *cfg,
   for (size_t i = 0; i < nA; i++) b->A[i] = -expf(b->w.A_logs[i]);
 
   const size_t C = cfg->C, Di = cfg->Di, N = cfg->N, R = cfg->R;
-  const size_t Dz = cfg->has_z ? 2 * Di : Di, Hd = cfg->mlp_hidden;
-  st = prepare(b, &b->in_proj, Dz, C, b->w.in_proj_w, NULL, VSS_ACT_NONE, 0, "in_proj");
+  const size_t Hd = cfg->mlp_hidden;
+  st = prepare(b, &b->in_proj, Di, C, b->w.in_proj_w, NULL, VSS_ACT_NONE, 0, "in_proj");
+  if (!st && cfg->has_z) /* rows Di..2Di-1 of in_proj_w */
+    st = prepare(b, &b->in_proj_z, Di, C, b->w.in_proj_w + Di * C, NULL, VSS_ACT_NONE, 0,
+                 "in_proj");
   if (!st) st = prepare(b, &b->x_proj, VSS_K * (R + 2 * N), Di, b->w.x_proj_w, NULL,
                         VSS_ACT_NONE, 0, "x_proj");
   for (int k = 0; k < VSS_K && !st; k++)
@@ -394,22 +402,28 @@ static void branch_end(const struct fwd *fw, const struct vss_linear *lin, const
   }
 }
 
-/* Rows per band of out_norm + gate: a band's ys, yn and z rows (3 Di
- * floats each) stay in L2 between the two, where whole-tensor passes
- * re-read yn and z from L3 (both ops are per row: the same bits). */
+/* Rows per band of z + out_norm + gate: a band's z, ys and yn rows (3 Di
+ * floats each) stay in L2 from one to the next, where whole-tensor passes
+ * re-read yn from L3 and z from wherever in_proj left it, long before (the
+ * three are per row: the same bits).  Forming z per band, rather than with
+ * in_proj's x half, took 0.2-0.7 ms off the avx2 v0_T1 block (median of 30
+ * forwards, alternated in one process; bits unchanged). */
 #define NORM_GATE_ROWS 128
 
 /* The SS2D branch's end: yn = out_norm(ys), then yn *= SiLU(z) where the
- * block has z (xz's second half); returns yn. */
-static float *out_norm_gate(const struct fwd *fw, const float *xz, const float *ys, float *yn)
+ * block has z, xz's second half: z = in_proj_z(in) formed here, band by
+ * band, unless the stage dump has formed it already; returns yn. */
+static float *out_norm_gate(const struct fwd *fw, const float *in, float *xz, const float *ys,
+                            float *yn)
 {
   const vss_block *b = fw->b;
   const struct vss_block_config *c = &b->cfg;
   const struct vss_ops *o = &b->ops;
-  const size_t M = fw->M, Di = c->Di, Dz = 2 * Di;
+  const size_t M = fw->M, C = c->C, Di = c->Di, Dz = 2 * Di;
   if (c->has_z && !fw->sg) { /* a band of rows at a time */
     for (size_t m0 = 0; m0 < M; m0 += NORM_GATE_ROWS) {
       const size_t mr = M - m0 < NORM_GATE_ROWS ? M - m0 : NORM_GATE_ROWS;
+      o->linear(&b->in_proj_z, mr, in + m0 * C, C, xz + m0 * Dz + Di, Dz);
       o->layernorm(mr, Di, ys + m0 * Di, Di, b->w.out_norm_w, b->w.out_norm_b, c->eps,
                    yn + m0 * Di, Di);
       o->gate(mr, Di, yn + m0 * Di, xz + m0 * Dz + Di, Dz);
@@ -438,7 +452,8 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
   float *xz = fw->buf[BUF_XZ], *u = fw->buf[BUF_U], *dbl = fw->buf[BUF_DBL];
   float *dt = fw->buf[BUF_DT], *ys = fw->buf[BUF_YS];
 
-  o->linear(&b->in_proj, M, in, C, xz, Dz);
+  o->linear(&b->in_proj, M, in, C, xz, Dz); /* x (all of xz without z) */
+  if (c->has_z && sg) o->linear(&b->in_proj_z, M, in, C, xz + Di, Dz); /* z, for the dump */
   emit(sg, "in_proj", xz, Dz, 0);
   o->dwconv3x3(fw->B, H, W, Di, xz, Dz, b->w.conv_w, b->w.conv_b, u);
   emit(sg, "conv_silu", u, Di, 0);
@@ -448,7 +463,7 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
                              b->A, b->w.Ds, 0xF, ys, b->w.dt_projs_w};
   if (fw->dt_in_scan) { /* dt_proj inside the scan: no dt tensor */
     o->ssm_scan_dt(&sa);
-    return out_norm_gate(fw, xz, ys, u);
+    return out_norm_gate(fw, in, xz, ys, u);
   }
   for (int k = 0; k < VSS_K; k++)
     o->linear(&b->dt_proj[k], M, dbl + (size_t)k * (R + 2 * N), Dbl, dt + (size_t)k * Di, VSS_K * Di);
@@ -472,7 +487,7 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
   }
   o->ssm_scan(&sa);
   emit(sg, "scan_merge", ys, Di, 0);
-  return out_norm_gate(fw, xz, ys, u); /* u is dead after the scan */
+  return out_norm_gate(fw, in, xz, ys, u); /* u is dead after the scan */
 }
 
 /* A branch's input: LN(t) (stage `name`) in the pre-norm block, t itself
