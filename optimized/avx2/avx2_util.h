@@ -347,16 +347,24 @@ VSS_AVX2_INLINE void vss_avx2_exp26_negabs_n(int cnt, const __m256 *x, __m256 *w
   vss_avx2_exp2_tab_finish_n(cnt, tab, t, w);
 }
 
+/* x = (max(x, 0) + l) + p: softplus's last step */
+VSS_AVX2_INLINE void vss_avx2_softplus_end_n(int cnt, __m256 *x, const __m256 *l,
+                                             const __m256 *p)
+{
+  VSS_AVX2_EACH(i, cnt)
+  x[i] = _mm256_add_ps(_mm256_add_ps(_mm256_max_ps(x[i], _mm256_setzero_ps()), l[i]), p[i]);
+}
+
 /* x = softplus(x) = log1p(e^x) (= x above the threshold 20, spec §1), as
  * (max(x, 0) + l) + p with l + p = log1p(e^-|x|).  11 cycles per vector
- * in a loop of vss_avx2_map over 4096 floats (the divide-based form: 20). */
+ * in a loop of vss_avx2_map over 4096 floats (the divide-based form: 20);
+ * over arrays, vss_avx2_softplus_array is faster. */
 VSS_AVX2_INLINE void vss_avx2_softplus_n(int cnt, __m256 *x)
 {
   __m256 w[VSS_AVX2_MAXV], l[VSS_AVX2_MAXV], p[VSS_AVX2_MAXV];
   vss_avx2_exp26_negabs_n(cnt, x, w);
   vss_avx2_log1p26_n(cnt, w, l, p);
-  VSS_AVX2_EACH(i, cnt)
-  x[i] = _mm256_add_ps(_mm256_add_ps(_mm256_max_ps(x[i], _mm256_setzero_ps()), l[i]), p[i]);
+  vss_avx2_softplus_end_n(cnt, x, l, p);
 }
 
 /* x = silu(x) = x / (1 + e^-x); for x < 0 as x e^x / (1 + e^x). */
@@ -452,6 +460,46 @@ VSS_AVX2_INLINE void vss_avx2_map(size_t n, const float *x, float *y,
     vss_avx2_load_v(VSS_AVX2_MAP_V, x + i, n - i, v);
     f(VSS_AVX2_MAP_V, v);
     vss_avx2_store_v(VSS_AVX2_MAP_V, y + i, n - i, v);
+  }
+}
+
+/* y = softplus(x) over n floats (y == x allowed), the bits of
+ * vss_avx2_softplus_n, in blocks of up to 256 floats and two passes per
+ * block: e^-|x| (scaled, as vss_avx2_exp26_negabs_n) into a buffer on the
+ * stack, then the log and the sum.  In one pass, 4 vectors in lockstep
+ * keep more values live than the 16 ymm registers hold (GCC 12 spills);
+ * the two passes took 1.1-1.6% off the v0_T1 scan (medians, alternated in
+ * one process).  Whole groups load and store unconditionally, as in
+ * vss_avx2_map. */
+VSS_AVX2_INLINE void vss_avx2_softplus_array(size_t n, const float *x, float *y)
+{
+  enum { V = VSS_AVX2_MAP_V, BLK = 256 };
+  _Alignas(32) float wb[BLK];
+  for (size_t b0 = 0; b0 < n; b0 += BLK) {
+    const size_t nb = n - b0 < BLK ? n - b0 : BLK;
+    const float *xb = x + b0;
+    float *yb = y + b0;
+    for (size_t i = 0; i < nb; i += 8 * V) {
+      __m256 v[V], w[V];
+      if (i + 8 * V <= nb) VSS_AVX2_EACH(q, V) v[q] = _mm256_loadu_ps(xb + i + 8 * q);
+      else vss_avx2_load_v(V, xb + i, nb - i, v);
+      vss_avx2_exp26_negabs_n(V, v, w);
+      VSS_AVX2_EACH(q, V) _mm256_store_ps(wb + i + 8 * q, w[q]);
+    }
+    for (size_t i = 0; i < nb; i += 8 * V) {
+      __m256 v[V], w[V], l[V], p[V];
+      VSS_AVX2_EACH(q, V) w[q] = _mm256_load_ps(wb + i + 8 * q);
+      vss_avx2_log1p26_n(V, w, l, p);
+      if (i + 8 * V <= nb) {
+        VSS_AVX2_EACH(q, V) v[q] = _mm256_loadu_ps(xb + i + 8 * q);
+        vss_avx2_softplus_end_n(V, v, l, p);
+        VSS_AVX2_EACH(q, V) _mm256_storeu_ps(yb + i + 8 * q, v[q]);
+      } else {
+        vss_avx2_load_v(V, xb + i, nb - i, v);
+        vss_avx2_softplus_end_n(V, v, l, p);
+        vss_avx2_store_v(V, yb + i, nb - i, v);
+      }
+    }
   }
 }
 

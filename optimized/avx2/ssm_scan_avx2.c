@@ -291,7 +291,7 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     _mm256_storeu_ps(ch->du[t], vss_avx2_load_n(u, tl->n0)); /* u, for now */
     _mm256_storeu_ps(ch->du[t] + 8, vss_avx2_load_n(u + 8, tl->n1));
   }
-  vss_avx2_map(nt * TILE, (float *)ch->dl, (float *)ch->dl, vss_avx2_softplus_n); /* rows 0..nt-1, flat */
+  vss_avx2_softplus_array(nt * TILE, (float *)ch->dl, (float *)ch->dl); /* rows 0..nt-1, flat */
   for (size_t t = 0; t < nt; t++)
     for (size_t v = 0; v < TILE; v += 8) {
       const __m256 dl = _mm256_loadu_ps(ch->dl[t] + v), u = _mm256_loadu_ps(ch->du[t] + v);
