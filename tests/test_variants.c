@@ -225,7 +225,7 @@ static size_t block_linears(const struct bench_shape *s, struct lin_case c[6])
   const size_t M = s->B * s->H * s->W, C = s->C, Di = s->Di, Dz = s->has_z ? 2 * Di : Di;
   const size_t Dbl = VSS_K * (s->R + 2 * s->N), Hd = s->hidden;
   size_t n = 0;
-  c[n++] = (struct lin_case){M, Dz, C, C, Dz, 0, VSS_ACT_NONE, 0};          /* in_proj */
+  c[n++] = (struct lin_case){M, Di, C, C, Dz, 0, VSS_ACT_NONE, 0};          /* in_proj (x; z alike) */
   c[n++] = (struct lin_case){M, Dbl, Di, Di, Dbl, 0, VSS_ACT_NONE, 0};      /* x_proj */
   c[n++] = (struct lin_case){M, Di, s->R, Dbl, VSS_K * Di, 0, VSS_ACT_NONE, 0}; /* dt_proj */
   c[n++] = (struct lin_case){M, C, Di, Di, C, 0, VSS_ACT_NONE, 1};          /* out_proj */

@@ -82,12 +82,14 @@ int vss_linear_prepare__avx2(struct vss_linear *lin)
   return 0;
 }
 
-/* The m x 16 tile dst (row stride ldd) = [dst +] init (row stride NR) +
- * a (m x kc, row stride lda) times the panel slice bp (kc x 16) [+ bias,
- * 16 floats]; init NULL means zero; accumulate: dst + (sum + bias), the
- * epilogue's order.  m is a constant in each specialised copy, so acc
- * stays in registers. */
-VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
+/* The m x 8 nv tile dst (row stride ldd) = [dst +] init (row stride NR) +
+ * a (m x kc, row stride lda) times the first 8 nv columns of the panel
+ * slice bp (kc x 16) [+ bias, 16 floats]; init NULL means zero;
+ * accumulate: dst + (sum + bias), the epilogue's order.  nv = 2 (the
+ * whole panel) or 1 (its first half: a last panel of <= 8 channels, which
+ * would otherwise spend half its FMAs on padding).  m and nv are
+ * constants in each specialised copy, so acc stays in registers. */
+VSS_AVX2_INLINE void ukernel_body(int m, int nv, size_t kc, const float *a, size_t lda,
                                   const float *bp, const float *init, const float *bias,
                                   float *dst, size_t ldd, int accumulate)
 {
@@ -95,51 +97,60 @@ VSS_AVX2_INLINE void ukernel_body(int m, size_t kc, const float *a, size_t lda,
 #pragma GCC unroll 6
   for (int r = 0; r < m; r++)
 #pragma GCC unroll 2
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < nv; v++)
       acc[r][v] = init ? _mm256_load_ps(init + r * NR + 8 * v) : _mm256_setzero_ps();
 #pragma GCC unroll 4
   for (size_t k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_load_ps(bp + k * NR), b1 = _mm256_load_ps(bp + k * NR + 8);
+    __m256 b[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < nv; v++) b[v] = _mm256_load_ps(bp + k * NR + 8 * v);
 #pragma GCC unroll 6
     for (int r = 0; r < m; r++) {
       const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
-      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+#pragma GCC unroll 2
+      for (int v = 0; v < nv; v++) acc[r][v] = _mm256_fmadd_ps(av, b[v], acc[r][v]);
     }
   }
   if (bias) {
-    const __m256 b0 = _mm256_load_ps(bias), b1 = _mm256_load_ps(bias + 8);
 #pragma GCC unroll 6
-    for (int r = 0; r < m; r++) {
-      acc[r][0] = _mm256_add_ps(acc[r][0], b0);
-      acc[r][1] = _mm256_add_ps(acc[r][1], b1);
-    }
+    for (int r = 0; r < m; r++)
+#pragma GCC unroll 2
+      for (int v = 0; v < nv; v++)
+        acc[r][v] = _mm256_add_ps(acc[r][v], _mm256_load_ps(bias + 8 * v));
   }
   if (accumulate) {
 #pragma GCC unroll 6
     for (int r = 0; r < m; r++)
 #pragma GCC unroll 2
-      for (int v = 0; v < 2; v++)
+      for (int v = 0; v < nv; v++)
         acc[r][v] = _mm256_add_ps(_mm256_loadu_ps(dst + r * ldd + 8 * v), acc[r][v]);
   }
 #pragma GCC unroll 6
   for (int r = 0; r < m; r++)
 #pragma GCC unroll 2
-    for (int v = 0; v < 2; v++) _mm256_storeu_ps(dst + r * ldd + 8 * v, acc[r][v]);
+    for (int v = 0; v < nv; v++) _mm256_storeu_ps(dst + r * ldd + 8 * v, acc[r][v]);
 }
 
-static void ukernel(int m, size_t kc, const float *a, size_t lda, const float *bp,
-                    const float *init, const float *bias, float *dst, size_t ldd, int acc)
-{
-  switch (m) {
-  case 6: ukernel_body(6, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
-  case 5: ukernel_body(5, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
-  case 4: ukernel_body(4, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
-  case 3: ukernel_body(3, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
-  case 2: ukernel_body(2, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
-  default: ukernel_body(1, kc, a, lda, bp, init, bias, dst, ldd, acc); break;
+#define UKERNEL_NV(nv)                                                                  \
+  static void ukernel_##nv(int m, size_t kc, const float *a, size_t lda, const float *bp, \
+                           const float *init, const float *bias, float *dst, size_t ldd,   \
+                           int acc)                                                        \
+  {                                                                                        \
+    switch (m) {                                                                           \
+    case 6: ukernel_body(6, nv, kc, a, lda, bp, init, bias, dst, ldd, acc); break;         \
+    case 5: ukernel_body(5, nv, kc, a, lda, bp, init, bias, dst, ldd, acc); break;         \
+    case 4: ukernel_body(4, nv, kc, a, lda, bp, init, bias, dst, ldd, acc); break;         \
+    case 3: ukernel_body(3, nv, kc, a, lda, bp, init, bias, dst, ldd, acc); break;         \
+    case 2: ukernel_body(2, nv, kc, a, lda, bp, init, bias, dst, ldd, acc); break;         \
+    default: ukernel_body(1, nv, kc, a, lda, bp, init, bias, dst, ldd, acc); break;        \
+    }                                                                                      \
   }
-}
+UKERNEL_NV(1)
+UKERNEL_NV(2)
+#undef UKERNEL_NV
+
+typedef void (*ukernel_fn)(int, size_t, const float *, size_t, const float *, const float *,
+                           const float *, float *, size_t, int);
 
 /* What the epilogue of one panel applies (the bias is already in: the
  * kernel adds it before its store). */
@@ -186,6 +197,10 @@ void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
                             lin->d.act == VSS_ACT_GELU, lin->d.accumulate};
       /* no GELU on a whole panel: the kernel stores (or adds) straight to y */
       const int plain = !e.gelu && e.nv == NR;
+      /* a last panel of <= 8 channels, no GELU: the 8-wide kernel (the
+       * epilogue never reads the tile's second half: its columns are past
+       * n_out) */
+      const ukernel_fn ukernel = e.nv <= 8 && !e.gelu ? ukernel_1 : ukernel_2;
       size_t k0 = 0;
       do { /* at least once, so that n_in == 0 still writes act(b) */
         const size_t kc = K - k0 < KC ? K - k0 : KC;
