@@ -229,17 +229,6 @@ VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *c
 
 #define DT_STEPS 4 /* steps of dt at once (vss_avx2_dt_proj): 8 chains */
 
-/* 1 if every delta of the chunk is <= lim (NaN is not). */
-static int deltas_below(const struct chunk *ch, float lim)
-{
-  const __m256 vl = _mm256_set1_ps(lim);
-  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-  for (size_t t = 0; t < ch->nt; t++)
-    for (size_t v = 0; v < TILE; v += 8)
-      ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_loadu_ps(ch->dl[t] + v), vl, _CMP_LE_OQ));
-  return _mm256_movemask_ps(ok) == 0xFF;
-}
-
 /* Everything of the chunk's steps that does not depend on the state, for
  * tile tl: dt (read, or computed from the pixel's x_proj row when
  * dt_proj is fused), delta = softplus(dt + bias), delta*u, D*u, and the decay
@@ -276,7 +265,6 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
   }
   for (size_t t = 0; t < nt; t++) {
     const size_t p = ch->pos[t];
-    const float *u = dr->u + p * dr->Di + tl->d0;
     __m256 d0, d1;
     if (dr->dtw) {
       d0 = _mm256_loadu_ps(ch->dl[t]);
@@ -288,19 +276,24 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     }
     _mm256_storeu_ps(ch->dl[t], _mm256_add_ps(d0, _mm256_loadu_ps(bias)));
     _mm256_storeu_ps(ch->dl[t] + 8, _mm256_add_ps(d1, _mm256_loadu_ps(bias + 8)));
-    _mm256_storeu_ps(ch->du[t], vss_avx2_load_n(u, tl->n0)); /* u, for now */
-    _mm256_storeu_ps(ch->du[t] + 8, vss_avx2_load_n(u + 8, tl->n1));
   }
   vss_avx2_softplus_array(nt * TILE, (float *)ch->dl, (float *)ch->dl); /* rows 0..nt-1, flat */
-  for (size_t t = 0; t < nt; t++)
-    for (size_t v = 0; v < TILE; v += 8) {
-      const __m256 dl = _mm256_loadu_ps(ch->dl[t] + v), u = _mm256_loadu_ps(ch->du[t] + v);
-      _mm256_storeu_ps(ch->ys[t] + v, _mm256_mul_ps(_mm256_loadu_ps(D + v), u));
-      _mm256_storeu_ps(ch->du[t] + v, _mm256_mul_ps(dl, u));
+  /* D*u, delta*u; and whether every delta is <= dl_max (NaN is not) */
+  const __m256 lim = _mm256_set1_ps(dr->dl_max[tl->i]);
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (size_t t = 0; t < nt; t++) {
+    const float *u = dr->u + ch->pos[t] * dr->Di + tl->d0;
+    const __m256 uv[2] = {vss_avx2_load_n(u, tl->n0), vss_avx2_load_n(u + 8, tl->n1)};
+    for (size_t v = 0; v < 2; v++) {
+      const __m256 dl = _mm256_loadu_ps(ch->dl[t] + 8 * v);
+      ok = _mm256_and_ps(ok, _mm256_cmp_ps(dl, lim, _CMP_LE_OQ));
+      _mm256_storeu_ps(ch->ys[t] + 8 * v, _mm256_mul_ps(_mm256_loadu_ps(D + 8 * v), uv[v]));
+      _mm256_storeu_ps(ch->du[t] + 8 * v, _mm256_mul_ps(dl, uv[v]));
     }
+  }
   /* the decay factors, with the cheaper exp2 when all of them are normal */
   const float *A2 = dr->A2 + tl->i * N * TILE;
-  if (deltas_below(ch, dr->dl_max[tl->i])) da_chunk(1, A2, ch, N, dr->dA);
+  if (_mm256_movemask_ps(ok) == 0xFF) da_chunk(1, A2, ch, N, dr->dA);
   else da_chunk(0, A2, ch, N, dr->dA);
 }
 
