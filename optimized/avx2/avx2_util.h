@@ -114,15 +114,18 @@ VSS_AVX2_INLINE float vss_avx2_hsum(__m256 v)
 
 /* ------------------------------------------ the scans' fused dt_proj */
 
-/* out[j][8 v ..] = sum_r x[j][r] w[r ldw + 8 v ..] for rows j < cnt and
- * vectors v < nv (1 or 2, a constant at each call site): the dt_proj sums
- * of a scan that forms dt itself (the ssm_scan_dt slot), from zero with one
- * FMA per r in order, as the avx2 and avx512 linear kernels form them, so
- * the bits are those of linear then scan.  cnt nv chains run side by side
- * (one step's alone, R FMAs deep, made the fused block slower than linear
- * then scan at R = 24 and 48); cnt nv <= VSS_AVX2_MAXV. */
+/* out[j][8 v ..] = sum_r x[j][r] w[r ldw + 8 v ..] [+ bias[8 v ..]] for
+ * rows j < cnt and vectors v < nv (1 or 2, a constant at each call site):
+ * the dt_proj sums of a scan that forms dt itself (the ssm_scan_dt slot),
+ * from zero with one FMA per r in order, as the avx2 and avx512 linear
+ * kernels form them, so the bits are those of linear then scan; then the
+ * scan's dt bias, if any, added to the finished sum (the scan's order).
+ * cnt nv chains run side by side (one step's alone, R FMAs deep, made the
+ * fused block slower than linear then scan at R = 24 and 48);
+ * cnt nv <= VSS_AVX2_MAXV. */
 VSS_AVX2_INLINE void vss_avx2_dt_proj(int cnt, int nv, const float *const *x, size_t R,
-                                      const float *w, size_t ldw, float *out, size_t ldo)
+                                      const float *w, size_t ldw, const float *bias,
+                                      float *out, size_t ldo)
 {
   __m256 a[VSS_AVX2_MAXV][2];
   VSS_AVX2_EACH(j, cnt)
@@ -138,6 +141,14 @@ VSS_AVX2_INLINE void vss_avx2_dt_proj(int cnt, int nv, const float *const *x, si
       const __m256 xv = _mm256_broadcast_ss(x[j] + r);
       a[j][0] = _mm256_fmadd_ps(xv, w0, a[j][0]);
       if (nv > 1) a[j][1] = _mm256_fmadd_ps(xv, w1, a[j][1]);
+    }
+  }
+  if (bias) {
+    const __m256 b0 = _mm256_loadu_ps(bias), b1 = nv > 1 ? _mm256_loadu_ps(bias + 8) : b0;
+    VSS_AVX2_EACH(j, cnt)
+    {
+      a[j][0] = _mm256_add_ps(a[j][0], b0);
+      if (nv > 1) a[j][1] = _mm256_add_ps(a[j][1], b1);
     }
   }
   VSS_AVX2_EACH(j, cnt)

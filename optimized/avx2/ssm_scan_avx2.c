@@ -250,32 +250,25 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     if (tl->i == 0) _mm_prefetch((const char *)(xr + q * rs), _MM_HINT_T0);
   }
   const float *bias = dr->bias + tl->i * TILE, *D = dr->D + tl->i * TILE;
-  if (dr->dtw) { /* dt into ch->dl first, DT_STEPS steps at a time */
+  if (dr->dtw) { /* dt + bias into ch->dl, DT_STEPS steps at a time */
     const float *w = dr->dtw + tl->i * dr->R * TILE;
     size_t t = 0;
     for (; t + DT_STEPS <= nt; t += DT_STEPS) {
       const float *x[DT_STEPS];
       for (int j = 0; j < DT_STEPS; j++) x[j] = xr + ch->pos[t + (size_t)j] * rs;
-      vss_avx2_dt_proj(DT_STEPS, 2, x, dr->R, w, TILE, ch->dl[t], TILE);
+      vss_avx2_dt_proj(DT_STEPS, 2, x, dr->R, w, TILE, bias, ch->dl[t], TILE);
     }
     for (; t < nt; t++) {
       const float *x1 = xr + ch->pos[t] * rs;
-      vss_avx2_dt_proj(1, 2, &x1, dr->R, w, TILE, ch->dl[t], TILE);
+      vss_avx2_dt_proj(1, 2, &x1, dr->R, w, TILE, bias, ch->dl[t], TILE);
     }
-  }
-  for (size_t t = 0; t < nt; t++) {
-    const size_t p = ch->pos[t];
-    __m256 d0, d1;
-    if (dr->dtw) {
-      d0 = _mm256_loadu_ps(ch->dl[t]);
-      d1 = _mm256_loadu_ps(ch->dl[t] + 8);
-    } else {
-      const float *dt = dr->dt + (p * VSS_K + (size_t)dr->k) * dr->Di + tl->d0;
-      d0 = vss_avx2_load_n(dt, tl->n0);
-      d1 = vss_avx2_load_n(dt + 8, tl->n1);
+  } else { /* dt read from its rows, + bias */
+    for (size_t t = 0; t < nt; t++) {
+      const float *dt = dr->dt + (ch->pos[t] * VSS_K + (size_t)dr->k) * dr->Di + tl->d0;
+      _mm256_storeu_ps(ch->dl[t], _mm256_add_ps(vss_avx2_load_n(dt, tl->n0), _mm256_loadu_ps(bias)));
+      _mm256_storeu_ps(ch->dl[t] + 8,
+                       _mm256_add_ps(vss_avx2_load_n(dt + 8, tl->n1), _mm256_loadu_ps(bias + 8)));
     }
-    _mm256_storeu_ps(ch->dl[t], _mm256_add_ps(d0, _mm256_loadu_ps(bias)));
-    _mm256_storeu_ps(ch->dl[t] + 8, _mm256_add_ps(d1, _mm256_loadu_ps(bias + 8)));
   }
   vss_avx2_softplus_array(nt * TILE, (float *)ch->dl, (float *)ch->dl); /* rows 0..nt-1, flat */
   /* D*u, delta*u; and whether every delta is <= dl_max (NaN is not) */

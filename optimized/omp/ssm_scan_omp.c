@@ -224,7 +224,7 @@ VSS_AVX2_INLINE void dt_proj_vecs(int cnt, const struct unit *w, size_t t0, size
   const size_t R = sc->a->R, Dp = 8 * sc->nv, row = VSS_K * sc->G;
   const float *x[VSS_AVX2_MAXV];
   VSS_AVX2_EACH(j, cnt) x[j] = w->bc - R + w->pos[t0 + (size_t)j] * row;
-  vss_avx2_dt_proj(cnt, 1, x, R, sc->dtw + (size_t)w->k * R * Dp + d, Dp, out[t0], 8);
+  vss_avx2_dt_proj(cnt, 1, x, R, sc->dtw + (size_t)w->k * R * Dp + d, Dp, NULL, out[t0], 8);
 }
 
 /* Steps [t0, t0 + cnt) of block_inputs, in lockstep: delta = softplus(dt +
