@@ -4,7 +4,8 @@
  *   xn  = LN(x)                      (M, C)
  *   xz  = in_proj(xn)                (M, Di or 2Di)   [x | z]
  *         as two linears: x first, z a band of rows at a time just
- *         before the gate reads it (all of it at once for a stage dump)
+ *         before the gate reads it; x then lies alone, (M, Di), and each
+ *         band of z after it (a stage dump forms xz whole, [x | z] rows)
  *   u   = silu(dwconv3x3(xz[:, :Di]) + b)   (M, Di)
  *   dbl = x_proj(u), 4 directions at once   (M, 4(R+2N))
  *   dt  = dt_proj_k(dbl[:, k, :R])   (M, 4Di)          one linear per k
@@ -407,12 +408,18 @@ static void branch_end(const struct fwd *fw, const struct vss_linear *lin, const
  * re-read yn from L3 and z from wherever in_proj left it, long before (the
  * three are per row: the same bits).  Forming z per band, rather than with
  * in_proj's x half, took 0.2-0.7 ms off the avx2 v0_T1 block (median of 30
- * forwards, alternated in one process; bits unchanged). */
+ * forwards, alternated in one process; bits unchanged); x alone, (M, Di),
+ * and the band in one place after it, rather than [x | z] rows, another
+ * 0.2-0.3 ms. */
 #define NORM_GATE_ROWS 128
 
+/* Whether z is formed band by band (see ss2d): x then lies alone in xz,
+ * (M, Di), each band of z at xz + M Di. */
+static int z_in_bands(const struct fwd *fw) { return fw->b->cfg.has_z && !fw->sg; }
+
 /* The SS2D branch's end: yn = out_norm(ys), then yn *= SiLU(z) where the
- * block has z, xz's second half: z = in_proj_z(in) formed here, band by
- * band, unless the stage dump has formed it already; returns yn. */
+ * block has z: z = in_proj_z(in) formed here, band by band, unless the
+ * stage dump has formed it already (xz's second half); returns yn. */
 static float *out_norm_gate(const struct fwd *fw, const float *in, float *xz, const float *ys,
                             float *yn)
 {
@@ -420,13 +427,14 @@ static float *out_norm_gate(const struct fwd *fw, const float *in, float *xz, co
   const struct vss_block_config *c = &b->cfg;
   const struct vss_ops *o = &b->ops;
   const size_t M = fw->M, C = c->C, Di = c->Di, Dz = 2 * Di;
-  if (c->has_z && !fw->sg) { /* a band of rows at a time */
+  if (z_in_bands(fw)) {
+    float *z = xz + M * Di; /* the band's z, after x */
     for (size_t m0 = 0; m0 < M; m0 += NORM_GATE_ROWS) {
       const size_t mr = M - m0 < NORM_GATE_ROWS ? M - m0 : NORM_GATE_ROWS;
-      o->linear(&b->in_proj_z, mr, in + m0 * C, C, xz + m0 * Dz + Di, Dz);
+      o->linear(&b->in_proj_z, mr, in + m0 * C, C, z, Di);
       o->layernorm(mr, Di, ys + m0 * Di, Di, b->w.out_norm_w, b->w.out_norm_b, c->eps,
                    yn + m0 * Di, Di);
-      o->gate(mr, Di, yn + m0 * Di, xz + m0 * Dz + Di, Dz);
+      o->gate(mr, Di, yn + m0 * Di, z, Di);
     }
     return yn;
   }
@@ -452,10 +460,11 @@ static const float *ss2d(const struct fwd *fw, size_t H, size_t W, const float *
   float *xz = fw->buf[BUF_XZ], *u = fw->buf[BUF_U], *dbl = fw->buf[BUF_DBL];
   float *dt = fw->buf[BUF_DT], *ys = fw->buf[BUF_YS];
 
-  o->linear(&b->in_proj, M, in, C, xz, Dz); /* x (all of xz without z) */
+  const size_t ldx = z_in_bands(fw) ? Di : Dz; /* x alone, or [x | z] rows */
+  o->linear(&b->in_proj, M, in, C, xz, ldx); /* x (all of xz without z) */
   if (c->has_z && sg) o->linear(&b->in_proj_z, M, in, C, xz + Di, Dz); /* z, for the dump */
   emit(sg, "in_proj", xz, Dz, 0);
-  o->dwconv3x3(fw->B, H, W, Di, xz, Dz, b->w.conv_w, b->w.conv_b, u);
+  o->dwconv3x3(fw->B, H, W, Di, xz, ldx, b->w.conv_w, b->w.conv_b, u);
   emit(sg, "conv_silu", u, Di, 0);
   o->linear(&b->x_proj, M, u, Di, dbl, Dbl);
   emit(sg, "x_proj", dbl, VSS_K, R + 2 * N);
