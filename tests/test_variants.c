@@ -305,9 +305,10 @@ START_TEST(dwconv_shapes)
   VARIANT_OR_RETURN(ops, name, SEED + 3);
   for (size_t s = 0; s < bench_n_shapes; s++) {
     const struct bench_shape *sh = &bench_shapes[s];
-    const size_t ldx = sh->has_z ? 2 * sh->Di : sh->Di; /* the driver's xz */
-    for (int exact = 1; exact >= 0; exact--)
-      run_dwconv(name, &ops, &ref, sh->B, sh->H, sh->W, sh->Di, ldx, sh->conv_bias, exact, &r);
+    /* x alone (the driver's fast path), then in [x | z] rows (a stage dump) */
+    for (size_t ldx = sh->Di; ldx <= (sh->has_z ? 2 * sh->Di : sh->Di); ldx += sh->Di)
+      for (int exact = 1; exact >= 0; exact--)
+        run_dwconv(name, &ops, &ref, sh->B, sh->H, sh->W, sh->Di, ldx, sh->conv_bias, exact, &r);
   }
 }
 END_TEST
