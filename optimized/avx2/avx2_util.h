@@ -450,6 +450,19 @@ VSS_AVX2_INLINE void vss_avx2_store_v(int cnt, float *p, size_t n, const __m256 
   VSS_AVX2_EACH(j, cnt) if (n > 8u * j) vss_avx2_store_n(p + 8 * j, v[j], n - 8u * j);
 }
 
+/* The same for a group that may be whole (n >= 8 cnt: plain accesses, no
+ * per-vector test) or the last, partial one. */
+VSS_AVX2_INLINE void vss_avx2_load_group(int cnt, const float *p, size_t n, __m256 *v)
+{
+  if (n >= 8u * (size_t)cnt) VSS_AVX2_EACH(j, cnt) v[j] = _mm256_loadu_ps(p + 8 * j);
+  else vss_avx2_load_v(cnt, p, n, v);
+}
+VSS_AVX2_INLINE void vss_avx2_store_group(int cnt, float *p, size_t n, const __m256 *v)
+{
+  if (n >= 8u * (size_t)cnt) VSS_AVX2_EACH(j, cnt) _mm256_storeu_ps(p + 8 * j, v[j]);
+  else vss_avx2_store_v(cnt, p, n, v);
+}
+
 /* y[i] = f(x[i]) over n floats, VSS_AVX2_MAP_V vectors in lockstep; y == x
  * allowed.  Whole groups load and store unconditionally; only the last,
  * partial group is masked.  (With the masked form for every group, GCC
@@ -492,8 +505,7 @@ VSS_AVX2_INLINE void vss_avx2_softplus_array(size_t n, const float *x, float *y)
     float *yb = y + b0;
     for (size_t i = 0; i < nb; i += 8 * V) {
       __m256 v[V], w[V];
-      if (i + 8 * V <= nb) VSS_AVX2_EACH(q, V) v[q] = _mm256_loadu_ps(xb + i + 8 * q);
-      else vss_avx2_load_v(V, xb + i, nb - i, v);
+      vss_avx2_load_group(V, xb + i, nb - i, v);
       vss_avx2_exp26_negabs_n(V, v, w);
       VSS_AVX2_EACH(q, V) _mm256_store_ps(wb + i + 8 * q, w[q]);
     }
@@ -501,15 +513,9 @@ VSS_AVX2_INLINE void vss_avx2_softplus_array(size_t n, const float *x, float *y)
       __m256 v[V], w[V], l[V], p[V];
       VSS_AVX2_EACH(q, V) w[q] = _mm256_load_ps(wb + i + 8 * q);
       vss_avx2_log1p26_n(V, w, l, p);
-      if (i + 8 * V <= nb) {
-        VSS_AVX2_EACH(q, V) v[q] = _mm256_loadu_ps(xb + i + 8 * q);
-        vss_avx2_softplus_end_n(V, v, l, p);
-        VSS_AVX2_EACH(q, V) _mm256_storeu_ps(yb + i + 8 * q, v[q]);
-      } else {
-        vss_avx2_load_v(V, xb + i, nb - i, v);
-        vss_avx2_softplus_end_n(V, v, l, p);
-        vss_avx2_store_v(V, yb + i, nb - i, v);
-      }
+      vss_avx2_load_group(V, xb + i, nb - i, v);
+      vss_avx2_softplus_end_n(V, v, l, p);
+      vss_avx2_store_group(V, yb + i, nb - i, v);
     }
   }
 }

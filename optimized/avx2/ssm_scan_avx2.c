@@ -21,7 +21,7 @@
  *  1. precomputes what does not depend on the state, for the chunk's
  *     steps: delta = softplus(dt + bias), delta*u, D*u, and the decay
  *     factors dA[t][n] = 2^(delta A') with A' = A log2(e) (the bulk of the
- *     work: N exps per channel and step, 12-14 vector ops each), in
+ *     work: N exps per channel and step, 11-14 vector ops each), in
  *     lockstep groups of vectors (avx2_util.h) into an in-cache buffer
  *     (<= 16 KiB); when every delta of the chunk keeps delta A' >= -125,
  *     the exps take the cheaper table form vss_avx2_exp2_tab_n (normal
@@ -32,8 +32,9 @@
  *     ops per state and vector:
  *        h[n]  = dA[t][n] h[n] + (delta u)[t] B_t[n]
  *        ys[t] = D u + sum_n C_t[n] h[n]
- *     with B_t[n], C_t[n] broadcast from the pixel's x_proj row; then
- *     y[p] (+)= ys[t].
+ *     with B_t[n], C_t[n] broadcast from the pixel's x_proj row; the
+ *     last group of states adds its finished ys[t] into y[p] (or writes
+ *     it, for the first direction) instead of storing it.
  * Chunk outside, tiles inside: the tiles of a step read neighbouring lines
  * of the same pixel rows (dt, u, y, B/C), where one tile per whole walk
  * would touch a new page at every step; and each tile prefetches its lines
