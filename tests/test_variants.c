@@ -209,6 +209,16 @@ START_TEST(linear_small_exact)
                                    (flags >> 2) & 1};
         run_linear(name, &ops, &ref, &c, 1, &r, "small");
       }
+  /* K = 2..6: the avx2 small-K loop (K = 1 is in the sizes above); every
+   * flag combination at every n_out */
+  for (size_t K = 2; K <= 6; K++)
+    for (size_t i = 0; i < N_SIZES; i++)
+      for (int f = 0; f < 8; f++) {
+        const struct lin_case c = {rows[(K + i + (size_t)f) % 6], sizes[i], K, K + (f & 1 ? 3 : 0),
+                                   sizes[i] + (f & 2 ? 5 : 0), f & 1, f & 4 ? VSS_ACT_GELU : VSS_ACT_NONE,
+                                   (f >> 1) & 1};
+        run_linear(name, &ops, &ref, &c, 1, &r, "small K");
+      }
   static const size_t kk[] = {255, 256, 257, 600, 1024};
   for (size_t j = 0; j < sizeof kk / sizeof kk[0]; j++)
     for (int f = 0; f < 4; f++) {

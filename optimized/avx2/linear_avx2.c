@@ -26,9 +26,10 @@
  *    every add then rounds at the bias's scale);
  *  - the epilogue runs once per tile after the last K block: GELU, then
  *    + y (accumulate), with masked stores for the last panel's columns
- *    past n_out; a whole panel with no GELU (in_proj, x_proj, dt_proj,
- *    and the accumulating out_proj and fc2) is stored, or added to y, by
- *    the kernel itself, bias or not.
+ *    past n_out; a whole panel with no GELU (in_proj, x_proj, and the
+ *    accumulating out_proj and fc2) is stored, or added to y, by the
+ *    kernel itself, bias or not.
+ * K <= 6 without GELU (dt_proj) takes its own loop (smallk below).
  * Row tails (rows % 6) run the same kernel with fewer rows (m = 1..5, one
  * specialised copy each).
  */
@@ -176,6 +177,86 @@ static void epilogue(int m, float *c, float *y, size_t ldy, const struct epi *e)
   }
 }
 
+/* Small K (1 <= n_in <= SMALLK, no GELU: dt_proj, whose K is the dt
+ * rank): the panel's K x 16 weights stay in 2 K registers while the rows
+ * of a row block stream past, a row (two vectors) at a time.  The sums
+ * are the tile's, in its order (from zero, an FMA per k, then + b, then
+ * y +): the same bits, which the fused scans' vss_avx2_dt_proj also
+ * keeps.  Measured at K = 6 (v0_T1's four dt_proj calls; cycles per 6
+ * rows, L1-resident rows): the 6 x 16 tile, 53-57, against 36 of FMAs (a
+ * tile's 6 steps do not hide its fixed costs); this loop, 40-43; the
+ * same inlined into vss_linear__avx2_6x16, 50-51 (GCC 12 then keeps the
+ * loop counters in memory and two weights on the stack), hence noinline.
+ * `linear/avx2/v0_T1/dt_proj`: 0.54-0.57 of peak -> 0.66-0.70. */
+#define SMALLK 6
+
+VSS_AVX2_INLINE void smallk_rows(int K, size_t rows, const float *x, size_t ldx,
+                                 const float *panel, const float *bias, float *y, size_t ldy,
+                                 size_t nv, int accumulate)
+{
+  __m256 w[SMALLK][2];
+#pragma GCC unroll 6
+  for (int k = 0; k < K; k++) {
+    w[k][0] = _mm256_load_ps(panel + k * NR);
+    w[k][1] = _mm256_load_ps(panel + k * NR + 8);
+  }
+  const size_t n0 = nv < 8 ? nv : 8, n1 = nv - n0;
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * ldx;
+    float *yr = y + r * ldy;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+#pragma GCC unroll 6
+    for (int k = 0; k < K; k++) {
+      const __m256 xv = _mm256_broadcast_ss(xr + k);
+      s0 = _mm256_fmadd_ps(xv, w[k][0], s0);
+      s1 = _mm256_fmadd_ps(xv, w[k][1], s1);
+    }
+    if (bias) {
+      s0 = _mm256_add_ps(s0, _mm256_load_ps(bias));
+      s1 = _mm256_add_ps(s1, _mm256_load_ps(bias + 8));
+    }
+    if (nv == NR) {
+      if (accumulate) {
+        s0 = _mm256_add_ps(_mm256_loadu_ps(yr), s0);
+        s1 = _mm256_add_ps(_mm256_loadu_ps(yr + 8), s1);
+      }
+      _mm256_storeu_ps(yr, s0);
+      _mm256_storeu_ps(yr + 8, s1);
+    } else {
+      if (accumulate) {
+        s0 = _mm256_add_ps(vss_avx2_load_n(yr, n0), s0);
+        s1 = _mm256_add_ps(vss_avx2_load_n(yr + 8, n1), s1);
+      }
+      vss_avx2_store_n(yr, s0, n0);
+      if (n1) vss_avx2_store_n(yr + 8, s1, n1);
+    }
+  }
+}
+
+__attribute__((noinline)) /* see above */
+static void smallk(const struct pack *p, int accumulate, size_t rows, const float *x, size_t ldx,
+                   float *y, size_t ldy)
+{
+  const int K = (int)p->n_in;
+  for (size_t i0 = 0; i0 < rows; i0 += MC) {
+    const size_t mb = rows - i0 < MC ? rows - i0 : MC;
+    for (size_t j = 0; j < p->npanel; j++) {
+      const float *panel = p->w + j * p->n_in * NR, *bias = p->bias ? p->bias + j * NR : NULL;
+      const size_t nv = p->n_out - j * NR < NR ? p->n_out - j * NR : NR;
+      const float *xb = x + i0 * ldx;
+      float *yb = y + i0 * ldy + j * NR;
+      switch (K) {
+      case 1: smallk_rows(1, mb, xb, ldx, panel, bias, yb, ldy, nv, accumulate); break;
+      case 2: smallk_rows(2, mb, xb, ldx, panel, bias, yb, ldy, nv, accumulate); break;
+      case 3: smallk_rows(3, mb, xb, ldx, panel, bias, yb, ldy, nv, accumulate); break;
+      case 4: smallk_rows(4, mb, xb, ldx, panel, bias, yb, ldy, nv, accumulate); break;
+      case 5: smallk_rows(5, mb, xb, ldx, panel, bias, yb, ldy, nv, accumulate); break;
+      default: smallk_rows(6, mb, xb, ldx, panel, bias, yb, ldy, nv, accumulate); break;
+      }
+    }
+  }
+}
+
 void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
                            const float *x, size_t ldx, float *y, size_t ldy)
 {
@@ -185,6 +266,10 @@ void vss_linear__avx2_6x16(const struct vss_linear *lin, size_t rows,
     return;
   }
   const size_t K = p->n_in;
+  if (K >= 1 && K <= SMALLK && lin->d.act != VSS_ACT_GELU) {
+    smallk(p, lin->d.accumulate, rows, x, ldx, y, ldy);
+    return;
+  }
   alignas(64) float part[MC * NR]; /* partial sums between K blocks */
   alignas(64) float tile[MR * NR]; /* a finished tile, for the epilogue */
 
