@@ -390,15 +390,17 @@ VSS_AVX2_INLINE void vss_avx2_silu_n(int cnt, __m256 *x)
   }
 }
 
-/* x = exact GELU(x) = x Phi(x) (see the header comment for the erfc). */
-VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
+/* Exact GELU(x) = x Phi(x) (see the header comment for the erfc) in two
+ * stages: gelu_arg takes x to w = {t, the exponent q} (cnt vectors each:
+ * w[j], w[cnt + j]); gelu_end takes x and w to GELU(x), in place. */
+VSS_AVX2_INLINE void vss_avx2_gelu_arg_n(int cnt, const __m256 *x, __m256 *w)
 {
   /* R(t)/2, R of degree 8 */
   static const float R[9] = {6.921063365e-02f,  -2.542765737e-01f, 2.861550749e-01f,
                              -1.403465122e-02f, -9.168417005e-02f, -7.227168975e-02f,
                              -6.096253915e-02f, 1.335285604e-01f,  6.327182055e-01f};
   const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-  __m256 a[VSS_AVX2_MAXV], t[VSS_AVX2_MAXV], q[VSS_AVX2_MAXV];
+  __m256 a[VSS_AVX2_MAXV], *t = w, *q = w + cnt;
   VSS_AVX2_EACH(i, cnt)
   {
     a[i] = _mm256_mul_ps(vss_avx2_abs(x[i]), _mm256_set1_ps(0.707106781f));
@@ -412,13 +414,30 @@ VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
    * cancellation near a = 0, where the exponent goes to 0 */
   VSS_AVX2_EACH(i, cnt)
       q[i] = _mm256_fnmadd_ps(a[i], _mm256_fmadd_ps(t[i], q[i], a[i]), _mm256_setzero_ps());
-  vss_avx2_exp_n(cnt, q);
+}
+
+VSS_AVX2_INLINE void vss_avx2_gelu_end_n(int cnt, __m256 *x, const __m256 *w)
+{
+  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+  const __m256 *t = w;
+  __m256 e[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) e[i] = w[cnt + i];
+  vss_avx2_exp_n(cnt, e);
   VSS_AVX2_EACH(i, cnt)
   {
-    const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t[i], half), q[i]);
+    const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t[i], half), e[i]);
     const __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(one, half_erfc), half_erfc, x[i]);
     x[i] = _mm256_mul_ps(x[i], phi);
   }
+}
+
+/* x = GELU(x), both stages in registers (over arrays, vss_avx2_gelu_array
+ * is faster). */
+VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
+{
+  __m256 w[2 * VSS_AVX2_MAXV];
+  vss_avx2_gelu_arg_n(cnt, x, w);
+  vss_avx2_gelu_end_n(cnt, x, w);
 }
 
 /* One-vector forms, for code that has a single vector in hand. */
@@ -487,37 +506,77 @@ VSS_AVX2_INLINE void vss_avx2_map(size_t n, const float *x, float *y,
   }
 }
 
-/* y = softplus(x) over n floats (y == x allowed), the bits of
- * vss_avx2_softplus_n, in blocks of up to 256 floats and two passes per
- * block: e^-|x| (scaled, as vss_avx2_exp26_negabs_n) into a buffer on the
- * stack, then the log and the sum.  In one pass, 4 vectors in lockstep
- * keep more values live than the 16 ymm registers hold (GCC 12 spills);
- * the two passes took 1.1-1.6% off the v0_T1 scan (medians, alternated in
- * one process).  Whole groups load and store unconditionally, as in
- * vss_avx2_map. */
-VSS_AVX2_INLINE void vss_avx2_softplus_array(size_t n, const float *x, float *y)
+/* y = f(x) over n floats (y == x allowed), for an f in two stages, in
+ * blocks of blk floats and two passes per block: first stage1 takes each
+ * group of V vectors to nw V intermediate vectors, kept in a buffer on the
+ * stack, then stage2 finishes each group from them and x.  Where one pass
+ * over V vectors in lockstep keeps more values live than the 16 ymm
+ * registers hold, or chains too long for the out-of-order window, each
+ * pass alone runs near the FMA units' rate.  Whole groups load and store
+ * unconditionally, as in vss_avx2_map; blk is whole groups (the buffer
+ * takes whole groups past a short block's end), nw blk <= 512. */
+#define VSS_AVX2_TWO_PASS(n, x, y, V, blk, nw, stage1, stage2)                         \
+  do {                                                                                  \
+    _Static_assert((blk) % (8 * (V)) == 0 && (nw) * (blk) <= 512 && (V) <= VSS_AVX2_MAXV, \
+                   "two-pass block: whole groups, within the buffer");                 \
+    vss_avx2_two_pass_(n, x, y, V, blk, nw, stage1, stage2);                            \
+  } while (0)
+VSS_AVX2_INLINE void vss_avx2_two_pass_(size_t n, const float *x, float *y, int V, size_t blk,
+                                        int nw, void (*stage1)(int, const __m256 *, __m256 *),
+                                        void (*stage2)(int, __m256 *, const __m256 *))
 {
-  enum { V = VSS_AVX2_MAP_V, BLK = 256 };
-  _Alignas(32) float wb[BLK];
-  for (size_t b0 = 0; b0 < n; b0 += BLK) {
-    const size_t nb = n - b0 < BLK ? n - b0 : BLK;
-    const float *xb = x + b0;
-    float *yb = y + b0;
-    for (size_t i = 0; i < nb; i += 8 * V) {
-      __m256 v[V], w[V];
-      vss_avx2_load_group(V, xb + i, nb - i, v);
-      vss_avx2_exp26_negabs_n(V, v, w);
-      VSS_AVX2_EACH(q, V) _mm256_store_ps(wb + i + 8 * q, w[q]);
+  _Alignas(32) float wb[512];
+  for (size_t b0 = 0; b0 < n; b0 += blk) {
+    const size_t nb = n - b0 < blk ? n - b0 : blk;
+    for (size_t i = 0; i < nb; i += 8 * (size_t)V) {
+      __m256 v[VSS_AVX2_MAXV], w[2 * VSS_AVX2_MAXV];
+      vss_avx2_load_group(V, x + b0 + i, nb - i, v);
+      stage1(V, v, w);
+#pragma GCC unroll 16
+      for (int q = 0; q < nw * V; q++) _mm256_store_ps(wb + (size_t)nw * i + 8 * q, w[q]);
     }
-    for (size_t i = 0; i < nb; i += 8 * V) {
-      __m256 v[V], w[V], l[V], p[V];
-      VSS_AVX2_EACH(q, V) w[q] = _mm256_load_ps(wb + i + 8 * q);
-      vss_avx2_log1p26_n(V, w, l, p);
-      vss_avx2_load_group(V, xb + i, nb - i, v);
-      vss_avx2_softplus_end_n(V, v, l, p);
-      vss_avx2_store_group(V, yb + i, nb - i, v);
+    for (size_t i = 0; i < nb; i += 8 * (size_t)V) {
+      __m256 v[VSS_AVX2_MAXV], w[2 * VSS_AVX2_MAXV];
+#pragma GCC unroll 16
+      for (int q = 0; q < nw * V; q++) w[q] = _mm256_load_ps(wb + (size_t)nw * i + 8 * q);
+      vss_avx2_load_group(V, x + b0 + i, nb - i, v);
+      stage2(V, v, w);
+      vss_avx2_store_group(V, y + b0 + i, nb - i, v);
     }
   }
+}
+
+/* softplus's second stage: x = (max(x, 0) + log C[j]) + log1p(r) from
+ * w = e^-|x| (scaled). */
+VSS_AVX2_INLINE void vss_avx2_softplus_fin_n(int cnt, __m256 *x, const __m256 *w)
+{
+  __m256 l[VSS_AVX2_MAXV], p[VSS_AVX2_MAXV];
+  vss_avx2_log1p26_n(cnt, w, l, p);
+  vss_avx2_softplus_end_n(cnt, x, l, p);
+}
+
+/* y = softplus(x) over n floats (y == x allowed), the bits of
+ * vss_avx2_softplus_n, two passes per 256 floats: e^-|x| (scaled, as
+ * vss_avx2_exp26_negabs_n), then the log and the sum.  In one pass, 4
+ * vectors in lockstep keep more values live than the 16 ymm registers
+ * hold (GCC 12 spills); the two passes took 1.1-1.6% off the v0_T1 scan
+ * (medians, alternated in one process). */
+VSS_AVX2_INLINE void vss_avx2_softplus_array(size_t n, const float *x, float *y)
+{
+  VSS_AVX2_TWO_PASS(n, x, y, 4, 256, 1, vss_avx2_exp26_negabs_n, vss_avx2_softplus_fin_n);
+}
+
+/* y = GELU(x) over n floats (y == x allowed), the bits of vss_avx2_gelu_n,
+ * two passes per 256 floats: t and the exponent, then the exp and the
+ * product.  One pass of 4 vectors in lockstep (vss_avx2_map) runs chains
+ * about 100 cycles deep that the out-of-order window cannot cover: 22-23
+ * cycles per vector over 4096 floats in L1 for 26 FMA-unit ops (13
+ * cycles); two passes, 21 (4 vectors) or 18 (6).  On the GELU op's 1.2 M
+ * floats (v2_T1): 0.907 -> 0.749-0.756 ms with 4 vectors, 0.82-0.84 with
+ * 6; fc1 alike for both (see linear_avx2.c). */
+VSS_AVX2_INLINE void vss_avx2_gelu_array(size_t n, const float *x, float *y)
+{
+  VSS_AVX2_TWO_PASS(n, x, y, 4, 256, 2, vss_avx2_gelu_arg_n, vss_avx2_gelu_end_n);
 }
 
 #endif /* VSS_AVX2_UTIL_H */

@@ -5,5 +5,5 @@
 
 void vss_gelu__avx2(size_t n, const float *x, float *y)
 {
-  vss_avx2_map(n, x, y, vss_avx2_gelu_n);
+  vss_avx2_gelu_array(n, x, y);
 }

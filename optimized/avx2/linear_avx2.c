@@ -161,11 +161,12 @@ struct epi {
 };
 
 /* y rows (m of them, ldy apart) = [y +] act(c), c the m x 16 tile (GELU
- * in place, through vss_avx2_map's lockstep groups: measured on fc1 of
- * v2_T1, 3.43 -> 3.22 ms against 4-vector groups of a register array). */
+ * in place, in vss_avx2_gelu_array's two passes: fc1 of v2_T1 3.42-3.52
+ * -> 3.11-3.30 ms against vss_avx2_map's one pass, which was itself
+ * 3.43 -> 3.22 against 4-vector groups of a register array). */
 static void epilogue(int m, float *c, float *y, size_t ldy, const struct epi *e)
 {
-  if (e->gelu) vss_avx2_map((size_t)m * NR, c, c, vss_avx2_gelu_n);
+  if (e->gelu) vss_avx2_gelu_array((size_t)m * NR, c, c);
   for (int i = 0; i < 2 * m; i++) {
     const size_t col = 8 * (size_t)(i & 1);
     if (col >= e->nv) continue;
