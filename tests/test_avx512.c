@@ -267,52 +267,13 @@ START_TEST(exp2_within_bound)
 }
 END_TEST
 
-/* gelu: 2M points, half of them in [-6, 6] (the fitted range), a quarter
- * in [-10, 10], a quarter at tiny |x| (1e-30 to 1, both signs), against
- * x Phi(x) in double within VSS_LIM_GELU; then the special values. */
+/* gelu within VSS_LIM_GELU, and its special values (vss_test_gelu_bound) */
 START_TEST(gelu_within_bound)
 {
   BUILD_OR_RETURN(bd);
   struct vss_ops ops;
   ops_of(bd, &ops);
-  const size_t n = 2000003;
-  float *x = banded(n), *y = banded(n);
-  struct vss_rng r;
-  vss_rng_seed(&r, SEED + 9);
-  for (size_t i = 0; i < n; i++)
-    x[i] = i < n / 2       ? vss_rng_uniform(&r, -6, 6)
-           : i < 3 * n / 4 ? vss_rng_uniform(&r, -10, 10)
-                           : (i & 1 ? -1 : 1) * expf(vss_rng_uniform(&r, -69, 0));
-  ops.gelu(n, x, y);
-  const struct vss_limits lim = VSS_LIM_GELU;
-  double worst = 0, worst_abs = 0; /* of err / limit */
-  size_t wi = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double xd = x[i], e = 0.5 * xd * erfc(-xd / sqrt(2.0)), err = fabs((double)y[i] - e);
-    worst_abs = fmax(worst_abs, err);
-    if (!(err / (lim.atol + lim.rtol * fabs(e)) <= worst))
-      worst = err / (lim.atol + lim.rtol * fabs(e)), wi = i;
-  }
-  ck_assert_msg(worst <= 1.0, "%s gelu: %.3g of VSS_LIM_GELU at x = %.9g (got %.9g, exp %.9g)",
-                bd->name, worst, x[wi], y[wi], 0.5 * x[wi] * erfc(-x[wi] / sqrt(2.0)));
-  printf("%s gelu: %.3g abs at most, %.3f of VSS_LIM_GELU\n", bd->name, worst_abs, worst);
-  /* x beyond the table: x itself, or an exact zero (the sign of x * 0) */
-  const float sx[] = {5.77f, 6.0f, 8.0f, 1e4f, 1e30f, FLT_MAX, -5.77f, -6.0f, -1e4f, -FLT_MAX};
-  float sy[10];
-  ops.gelu(10, sx, sy);
-  for (int i = 0; i < 10; i++)
-    ck_assert_msg(sx[i] > 0 ? sy[i] == sx[i] : sy[i] == 0.0f && signbit(sy[i]),
-                  "%s gelu(%.9g) = %.9g", bd->name, sx[i], sy[i]);
-  /* NaN, -inf (-inf * 0 = NaN, as ref), +inf, +-0 */
-  const float zx[5] = {NAN, -INFINITY, INFINITY, 0.0f, -0.0f};
-  float zy[5];
-  ops.gelu(5, zx, zy);
-  ck_assert_msg(isnan(zy[0]) && isnan(zy[1]), "%s gelu(NaN, -inf) = %g, %g", bd->name, zy[0], zy[1]);
-  ck_assert_msg(isinf(zy[2]) && zy[2] > 0, "%s gelu(inf) = %g", bd->name, zy[2]);
-  ck_assert_msg(zy[3] == 0.0f && !signbit(zy[3]) && zy[4] == 0.0f && signbit(zy[4]),
-                "%s gelu(+-0) = %g, %g", bd->name, zy[3], zy[4]);
-  banded_check_free("gelu x", x, n);
-  banded_check_free("gelu y", y, n);
+  vss_test_gelu_bound(bd->name, ops.gelu, SEED + 9);
 }
 END_TEST
 #endif

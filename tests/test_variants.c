@@ -587,6 +587,7 @@ static void sweep_end(struct sweep *w)
 }
 
 static double softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }
+static double gelu_f64(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
 
 /* The vector functions held to an ulp bound against double: each sweeps
  * a dense range (where the block's values lie) and a whole range, after
@@ -595,6 +596,7 @@ static const float exp_special[] = {0.0f, -0.0f, -87.33655f, -103.97f, 70.0f, -1
                                     -INFINITY};
 static const float exp2_special[] = {0.0f,   -0.0f,    -125.0f, 101.0f,  -124.587189f,
                                      -1e-8f, -0.0625f, 0.0625f, -0.9375f};
+static const float gelu_special[] = {0.0f, 0.3846031f, 1.1538462f, 5.766f, 5.767f, 1e-30f};
 static const float softplus_special[] = {0.0f,    -0.0f,       -2.5567f, 0.508288f,  -88.0f,
                                          -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
 static const struct ulp_case {
@@ -616,6 +618,10 @@ static const struct ulp_case {
      * subnormal results included */
     {"softplus", vss_softplus__avx2, softplus_f64, VSS_SOFTPLUS_MAX_ULP, -12.0f, 4.0f, -100.0f,
      40.0f, softplus_special, sizeof softplus_special / sizeof *softplus_special},
+    /* GELU for x >= 0 (below 0: VSS_LIM_GELU, avx2_gelu_within_bound):
+     * its fitted range, then [0, 12] */
+    {"gelu", vss_gelu__avx2, gelu_f64, VSS_GELU_POS_MAX_ULP, 0.0f, 5.8f, 0.0f, 12.0f,
+     gelu_special, sizeof gelu_special / sizeof *gelu_special},
 };
 
 START_TEST(avx2_within_ulp_bound)
@@ -632,6 +638,15 @@ START_TEST(avx2_within_ulp_bound)
   ck_assert_msg(worst <= c->max_ulp, "avx2 %s: %.2f ulp at x = %.9g (got %.9g, true %.9g)",
                 c->name, worst, w.x[wi], w.y[wi], c->truth((double)w.x[wi]));
   sweep_end(&w);
+}
+END_TEST
+
+/* avx2's GELU within VSS_LIM_GELU (as avx512's, tests/test_avx512.c) */
+START_TEST(avx2_gelu_within_bound)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
+  vss_test_gelu_bound("avx2", vss_gelu__avx2, SEED + 13);
 }
 END_TEST
 
@@ -698,6 +713,7 @@ Suite *suite_variants(void)
     tcase_add_loop_test(act, avx2_within_ulp_bound, 0,
                         (int)(sizeof ulp_cases / sizeof *ulp_cases));
     tcase_add_test(act, avx2_exp_softplus_specials);
+    tcase_add_test(act, avx2_gelu_within_bound);
   }
 #endif
   suite_add_tcase(s, lin);

@@ -54,6 +54,15 @@ void vss_assert_equal(const char *what, const float *got, const float *exp,
 void vss_test_dt_proj(const struct vss_ops *ops, size_t M, size_t Di, size_t R, size_t N,
                       const float *dt_w, const float *dbl, float *dt);
 
+/* A GELU kernel (the avx2 and avx512 ones: piecewise polynomials fitted
+ * to x Phi(x)) held to VSS_LIM_GELU against x Phi(x) in double on 2M
+ * points (half in [-6, 6], the fitted range, a quarter in [-10, 10], a
+ * quarter at tiny |x|, 1e-30 to 1, both signs), then at the special
+ * values: x itself beyond 5.77, an exact -0 below -5.77 and at -0, +0 at
+ * +0, NaN for NaN and -inf (as ref's -inf * 0), inf for inf. */
+void vss_test_gelu_bound(const char *name, void (*gelu)(size_t, const float *, float *),
+                         uint64_t seed);
+
 /* The benchmark shapes (bench/shapes.inc), for tests at real sizes. */
 #include "../bench/shapes.h"
 

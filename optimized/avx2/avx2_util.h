@@ -50,15 +50,27 @@
  *   silu(x) = x / (1 + e^-x), as x e^x / (1 + e^x) for x < 0 (no
  *       overflow): <= 3.3 ulp (sweeps of [-100, 100]); silu(-inf) = NaN as
  *       in ref.
- *   gelu(x) = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, with
- *       erfc(a) = t exp(-a^2 + (t - 1) R(t)), t = 1 / (1 + a/2) (the form
- *       of Numerical Recipes' erfc, new coefficients: R of degree 8 on
- *       a in [0, 10], 4.8e-8 times |t - 1| in the exponent) and
- *       -a^2 + (t - 1) R = -a (a + t R / 2), which does not cancel near
- *       a = 0.  Phi = 1 - erfc/2 for x >= 0, erfc/2 for x < 0 (no
- *       cancellation on the negative side, unlike 1 + erf).  Measured
- *       (sweeps of [-10, 10]): |error| <= 3.9e-7, <= 3.9 ulp for x >= 0:
- *       inside VSS_LIM_GELU (6e-7 + 4 ulp).
+ *   gelu(x) = x Phi(x) = max(x, 0) - |x| Q(|x|), Q(a) = Phi(-a) =
+ *       erfc(a / sqrt 2) / 2, no exp and no divide (the form of the avx512
+ *       GELU, with 8 intervals for vpermps's 8 lanes): j = rint(a S),
+ *       S = 7.5 / 5.767, picks one of 8 intervals of width 1/S centred on
+ *       j / S (interval 0: [0, 1/(2S)]), u = a S - j in [-1/2, 1/2] (one
+ *       rounding, by FMA), Q = C0[j] + ... + C8[j] u^8, degree 8, fitted
+ *       here per interval (relative error of Q minimised in double by
+ *       reweighted least squares, C1..C8 refitted to C0 rounded to fp32):
+ *       Q's relative error <= 4.3e-8 for a < 1.92, 1.0e-7 up to 2.7,
+ *       rising to 2.7e-6 at 5.77 (where Q = 4e-9).  For
+ *       j >= 8 (|x| >= 5.767, and inf) Q = 0: gelu(x) = x exactly for
+ *       x >= 5.767 and +inf, -0 for x <= -5.767 (true value above
+ *       -2.4e-8 there; ref's x (1 + erf) / 2 is -0 from about -5.9) and
+ *       for -0; NaN stays, -inf gives NaN, as ref (inf * 0).
+ *       Measured against double x Phi(x) on every float of [-12, 12]:
+ *       2.39e-7 absolute at most (at x = 4.02: the final rounding), 0.095
+ *       of VSS_LIM_GELU at most; <= 1.22 ulp for x >= 0, <= 4.87 on
+ *       [-2, 0) (Horner's cancellation over an interval where Q falls 4x),
+ *       <= 45 on [-5.7, -2); below -2, 2.4e-8 absolute at most.
+ *       22 -> 10.7 cycles per vector over 4096 floats in L1 against the
+ *       former erfc-by-exp-and-divide form (<= 3.9e-7 absolute).
  */
 #ifndef VSS_AVX2_UTIL_H
 #define VSS_AVX2_UTIL_H
@@ -390,54 +402,50 @@ VSS_AVX2_INLINE void vss_avx2_silu_n(int cnt, __m256 *x)
   }
 }
 
-/* Exact GELU(x) = x Phi(x) (see the header comment for the erfc) in two
- * stages: gelu_arg takes x to w = {t, the exponent q} (cnt vectors each:
- * w[j], w[cnt + j]); gelu_end takes x and w to GELU(x), in place. */
-VSS_AVX2_INLINE void vss_avx2_gelu_arg_n(int cnt, const __m256 *x, __m256 *w)
-{
-  /* R(t)/2, R of degree 8 */
-  static const float R[9] = {6.921063365e-02f,  -2.542765737e-01f, 2.861550749e-01f,
-                             -1.403465122e-02f, -9.168417005e-02f, -7.227168975e-02f,
-                             -6.096253915e-02f, 1.335285604e-01f,  6.327182055e-01f};
-  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-  __m256 a[VSS_AVX2_MAXV], *t = w, *q = w + cnt;
-  VSS_AVX2_EACH(i, cnt)
-  {
-    a[i] = _mm256_mul_ps(vss_avx2_abs(x[i]), _mm256_set1_ps(0.707106781f));
-    t[i] = _mm256_div_ps(one, _mm256_fmadd_ps(a[i], half, one));
-    q[i] = _mm256_set1_ps(R[0]);
-  }
-#pragma GCC unroll 8
-  for (int k = 1; k < 9; k++)
-    VSS_AVX2_EACH(i, cnt) q[i] = _mm256_fmadd_ps(q[i], t[i], _mm256_set1_ps(R[k]));
-  /* -a^2 + (t - 1) R(t) = -a (a + t R/2), as t - 1 = -a t / 2: no
-   * cancellation near a = 0, where the exponent goes to 0 */
-  VSS_AVX2_EACH(i, cnt)
-      q[i] = _mm256_fnmadd_ps(a[i], _mm256_fmadd_ps(t[i], q[i], a[i]), _mm256_setzero_ps());
-}
-
-VSS_AVX2_INLINE void vss_avx2_gelu_end_n(int cnt, __m256 *x, const __m256 *w)
-{
-  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-  const __m256 *t = w;
-  __m256 e[VSS_AVX2_MAXV];
-  VSS_AVX2_EACH(i, cnt) e[i] = w[cnt + i];
-  vss_avx2_exp_n(cnt, e);
-  VSS_AVX2_EACH(i, cnt)
-  {
-    const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t[i], half), e[i]);
-    const __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(one, half_erfc), half_erfc, x[i]);
-    x[i] = _mm256_mul_ps(x[i], phi);
-  }
-}
-
-/* x = GELU(x), both stages in registers (over arrays, vss_avx2_gelu_array
- * is faster). */
+/* x = exact GELU(x) = x Phi(x) = max(x, 0) - |x| Q(|x|), Q(a) = Phi(-a),
+ * piecewise (see the header comment): j = rint(a S) picks one of 8
+ * intervals (vpermps), u = a S - j, Q = sum_k C[k][j] u^k. */
 VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
 {
-  __m256 w[2 * VSS_AVX2_MAXV];
-  vss_avx2_gelu_arg_n(cnt, x, w);
-  vss_avx2_gelu_end_n(cnt, x, w);
+  static const float C[9][8] __attribute__((aligned(32))) = {
+      {5.000000000e-01f, 2.209664434e-01f, 6.204060838e-02f, 1.053298637e-02f, 1.049927785e-03f, 6.035820843e-05f, 1.978768296e-06f, 3.672231941e-08f},
+      {-3.067600131e-01f, -2.282488495e-01f, -9.402388334e-02f, -2.144309320e-02f, -2.707425039e-03f, -1.892540313e-04f, -7.324088074e-06f, -1.569214589e-07f},
+      {-2.218035311e-09f, 6.747706234e-02f, 5.559247360e-02f, 1.901760697e-02f, 3.201575018e-03f, 2.797449706e-04f, 1.299134874e-05f, 3.247454003e-07f},
+      {3.022912517e-02f, 9.193589911e-03f, -1.264758501e-02f, -9.131266735e-03f, -2.257143846e-03f, -2.570190700e-04f, -1.464078559e-05f, -4.325542875e-07f},
+      {-5.076366847e-07f, -8.008660749e-03f, -1.740024542e-03f, 2.175247762e-03f, 1.019082381e-03f, 1.623927965e-04f, 1.170292853e-05f, 4.152649922e-07f},
+      {-2.677994547e-03f, 1.310935913e-04f, 1.532926341e-03f, 3.839957571e-05f, -2.818978101e-04f, -7.323351019e-05f, -7.002758139e-06f, -3.050604960e-07f},
+      {-1.029872146e-05f, 6.198432529e-04f, -1.609658793e-04f, -1.831868867e-04f, 3.063269833e-05f, 2.325354581e-05f, 3.230261882e-06f, 1.800017770e-07f},
+      {2.095041418e-04f, -5.842539031e-05f, -7.923098747e-05f, 4.224093209e-05f, 9.797922758e-06f, -4.583169812e-06f, -1.162587068e-06f, -8.820460096e-08f},
+      {-2.291439523e-05f, -3.651362931e-05f, 1.476389752e-05f, 2.590527401e-06f, -4.459314368e-06f, 2.759103666e-07f, 2.789277573e-07f, 2.861023418e-08f},
+  };
+  const __m256 S = _mm256_set1_ps(1.30050286f), magic = _mm256_set1_ps(VSS_AVX2_RINT_MAGIC);
+  __m256 a[VSS_AVX2_MAXV], u[VSS_AVX2_MAXV], t[VSS_AVX2_MAXV], q[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt)
+  {
+    a[i] = vss_avx2_abs(x[i]);
+    t[i] = _mm256_fmadd_ps(a[i], S, magic);                  /* M + j */
+    u[i] = _mm256_fmsub_ps(a[i], S, _mm256_sub_ps(t[i], magic)); /* a S - j, one rounding */
+    q[i] = _mm256_permutevar8x32_ps(_mm256_load_ps(C[8]), _mm256_castps_si256(t[i]));
+  }
+#pragma GCC unroll 8
+  for (int k = 7; k >= 0; k--)
+    VSS_AVX2_EACH(i, cnt)
+    q[i] = _mm256_fmadd_ps(q[i], u[i],
+                           _mm256_permutevar8x32_ps(_mm256_load_ps(C[k]), _mm256_castps_si256(t[i])));
+  VSS_AVX2_EACH(i, cnt)
+  {
+    /* j >= 8 (a S >= 7.5, a >= 5.767, and inf): Q = 0; NaN keeps its NaN */
+    const __m256 beyond = _mm256_cmp_ps(_mm256_sub_ps(t[i], magic), _mm256_set1_ps(8.0f), _CMP_GE_OQ);
+    q[i] = _mm256_andnot_ps(beyond, q[i]);
+    /* |x| capped so that Q = 0 times it is 0 at +inf; -inf gets ref's NaN
+     * (inf * 0) from the FMA (a finite x adds min(x, 0) * 0 = +-0); then
+     * x's sign on the result (which has it already, or is +0): -0 for -0
+     * and x <= -5.767, as ref's x (1 + erf) / 2 */
+    __m256 r = _mm256_fnmadd_ps(_mm256_min_ps(a[i], _mm256_set1_ps(8.0f)), q[i],
+                                _mm256_max_ps(x[i], _mm256_setzero_ps()));
+    r = _mm256_fmadd_ps(_mm256_min_ps(x[i], _mm256_setzero_ps()), _mm256_setzero_ps(), r);
+    x[i] = _mm256_or_ps(r, _mm256_and_ps(x[i], _mm256_set1_ps(-0.0f)));
+  }
 }
 
 /* One-vector forms, for code that has a single vector in hand. */
@@ -506,77 +514,39 @@ VSS_AVX2_INLINE void vss_avx2_map(size_t n, const float *x, float *y,
   }
 }
 
-/* y = f(x) over n floats (y == x allowed), for an f in two stages, in
- * blocks of blk floats and two passes per block: first stage1 takes each
- * group of V vectors to nw V intermediate vectors, kept in a buffer on the
- * stack, then stage2 finishes each group from them and x.  Where one pass
- * over V vectors in lockstep keeps more values live than the 16 ymm
- * registers hold, or chains too long for the out-of-order window, each
- * pass alone runs near the FMA units' rate.  Whole groups load and store
- * unconditionally, as in vss_avx2_map; blk is whole groups (the buffer
- * takes whole groups past a short block's end), nw blk <= 512. */
-#define VSS_AVX2_TWO_PASS(n, x, y, V, blk, nw, stage1, stage2)                         \
-  do {                                                                                  \
-    _Static_assert((blk) % (8 * (V)) == 0 && (nw) * (blk) <= 512 && (V) <= VSS_AVX2_MAXV, \
-                   "two-pass block: whole groups, within the buffer");                 \
-    vss_avx2_two_pass_(n, x, y, V, blk, nw, stage1, stage2);                            \
-  } while (0)
-VSS_AVX2_INLINE void vss_avx2_two_pass_(size_t n, const float *x, float *y, int V, size_t blk,
-                                        int nw, void (*stage1)(int, const __m256 *, __m256 *),
-                                        void (*stage2)(int, __m256 *, const __m256 *))
-{
-  _Alignas(32) float wb[512];
-  for (size_t b0 = 0; b0 < n; b0 += blk) {
-    const size_t nb = n - b0 < blk ? n - b0 : blk;
-    for (size_t i = 0; i < nb; i += 8 * (size_t)V) {
-      __m256 v[VSS_AVX2_MAXV], w[2 * VSS_AVX2_MAXV];
-      vss_avx2_load_group(V, x + b0 + i, nb - i, v);
-      stage1(V, v, w);
-#pragma GCC unroll 16
-      for (int q = 0; q < nw * V; q++) _mm256_store_ps(wb + (size_t)nw * i + 8 * q, w[q]);
-    }
-    for (size_t i = 0; i < nb; i += 8 * (size_t)V) {
-      __m256 v[VSS_AVX2_MAXV], w[2 * VSS_AVX2_MAXV];
-#pragma GCC unroll 16
-      for (int q = 0; q < nw * V; q++) w[q] = _mm256_load_ps(wb + (size_t)nw * i + 8 * q);
-      vss_avx2_load_group(V, x + b0 + i, nb - i, v);
-      stage2(V, v, w);
-      vss_avx2_store_group(V, y + b0 + i, nb - i, v);
-    }
-  }
-}
-
-/* softplus's second stage: x = (max(x, 0) + log C[j]) + log1p(r) from
- * w = e^-|x| (scaled). */
-VSS_AVX2_INLINE void vss_avx2_softplus_fin_n(int cnt, __m256 *x, const __m256 *w)
-{
-  __m256 l[VSS_AVX2_MAXV], p[VSS_AVX2_MAXV];
-  vss_avx2_log1p26_n(cnt, w, l, p);
-  vss_avx2_softplus_end_n(cnt, x, l, p);
-}
-
 /* y = softplus(x) over n floats (y == x allowed), the bits of
- * vss_avx2_softplus_n, two passes per 256 floats: e^-|x| (scaled, as
- * vss_avx2_exp26_negabs_n), then the log and the sum.  In one pass, 4
- * vectors in lockstep keep more values live than the 16 ymm registers
- * hold (GCC 12 spills); the two passes took 1.1-1.6% off the v0_T1 scan
- * (medians, alternated in one process). */
+ * vss_avx2_softplus_n, in blocks of up to 256 floats and two passes per
+ * block: e^-|x| (scaled, as vss_avx2_exp26_negabs_n) into a buffer on the
+ * stack, then the log and the sum.  In one pass, 4 vectors in lockstep
+ * keep more values live than the 16 ymm registers hold (GCC 12 spills);
+ * the two passes took 1.1-1.6% off the v0_T1 scan (medians, alternated in
+ * one process).  Whole groups load and store unconditionally, as in
+ * vss_avx2_map. */
 VSS_AVX2_INLINE void vss_avx2_softplus_array(size_t n, const float *x, float *y)
 {
-  VSS_AVX2_TWO_PASS(n, x, y, 4, 256, 1, vss_avx2_exp26_negabs_n, vss_avx2_softplus_fin_n);
-}
-
-/* y = GELU(x) over n floats (y == x allowed), the bits of vss_avx2_gelu_n,
- * two passes per 256 floats: t and the exponent, then the exp and the
- * product.  One pass of 4 vectors in lockstep (vss_avx2_map) runs chains
- * about 100 cycles deep that the out-of-order window cannot cover: 22-23
- * cycles per vector over 4096 floats in L1 for 26 FMA-unit ops (13
- * cycles); two passes, 21 (4 vectors) or 18 (6).  On the GELU op's 1.2 M
- * floats (v2_T1): 0.907 -> 0.749-0.756 ms with 4 vectors, 0.82-0.84 with
- * 6; fc1 alike for both (see linear_avx2.c). */
-VSS_AVX2_INLINE void vss_avx2_gelu_array(size_t n, const float *x, float *y)
-{
-  VSS_AVX2_TWO_PASS(n, x, y, 4, 256, 2, vss_avx2_gelu_arg_n, vss_avx2_gelu_end_n);
+  enum { V = VSS_AVX2_MAP_V, BLK = 256 };
+  /* the first pass writes whole groups: wb must hold them */
+  _Static_assert(BLK % (8 * V) == 0, "softplus_array: a block of whole groups");
+  _Alignas(32) float wb[BLK];
+  for (size_t b0 = 0; b0 < n; b0 += BLK) {
+    const size_t nb = n - b0 < BLK ? n - b0 : BLK;
+    const float *xb = x + b0;
+    float *yb = y + b0;
+    for (size_t i = 0; i < nb; i += 8 * V) {
+      __m256 v[V], w[V];
+      vss_avx2_load_group(V, xb + i, nb - i, v);
+      vss_avx2_exp26_negabs_n(V, v, w);
+      VSS_AVX2_EACH(q, V) _mm256_store_ps(wb + i + 8 * q, w[q]);
+    }
+    for (size_t i = 0; i < nb; i += 8 * V) {
+      __m256 v[V], w[V], l[V], p[V];
+      VSS_AVX2_EACH(q, V) w[q] = _mm256_load_ps(wb + i + 8 * q);
+      vss_avx2_log1p26_n(V, w, l, p);
+      vss_avx2_load_group(V, xb + i, nb - i, v);
+      vss_avx2_softplus_end_n(V, v, l, p);
+      vss_avx2_store_group(V, yb + i, nb - i, v);
+    }
+  }
 }
 
 #endif /* VSS_AVX2_UTIL_H */

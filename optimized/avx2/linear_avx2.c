@@ -161,12 +161,13 @@ struct epi {
 };
 
 /* y rows (m of them, ldy apart) = [y +] act(c), c the m x 16 tile (GELU
- * in place, in vss_avx2_gelu_array's two passes: fc1 of v2_T1 3.42-3.52
- * -> 3.11-3.30 ms against vss_avx2_map's one pass, which was itself
- * 3.43 -> 3.22 against 4-vector groups of a register array). */
+ * in place, through vss_avx2_map's lockstep groups: measured on fc1 of
+ * v2_T1, 3.43 -> 3.22 ms against 4-vector groups of a register array;
+ * with the piecewise GELU, 3.45-3.57 -> 2.82-2.98 ms, 0.56-0.58 ->
+ * 0.67-0.71 of peak on a busy hour). */
 static void epilogue(int m, float *c, float *y, size_t ldy, const struct epi *e)
 {
-  if (e->gelu) vss_avx2_gelu_array((size_t)m * NR, c, c);
+  if (e->gelu) vss_avx2_map((size_t)m * NR, c, c, vss_avx2_gelu_n);
   for (int i = 0; i < 2 * m; i++) {
     const size_t col = 8 * (size_t)(i & 1);
     if (col >= e->nv) continue;
