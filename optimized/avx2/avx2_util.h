@@ -386,6 +386,21 @@ VSS_AVX2_INLINE void vss_avx2_softplus_end_n(int cnt, __m256 *x, const __m256 *l
   x[i] = _mm256_add_ps(_mm256_add_ps(_mm256_max_ps(x[i], _mm256_setzero_ps()), l[i]), p[i]);
 }
 
+/* q = C[0][j] + C[1][j] u + ... + C[deg][j] u^deg by Horner, j the low 3
+ * bits of t's bits (the piecewise polynomials' interval: each C[k] an
+ * 8-entry table, read by vpermps); deg a constant at each call site. */
+VSS_AVX2_INLINE void vss_avx2_piecewise_n(int cnt, const float (*C)[8], int deg, const __m256 *t,
+                                          const __m256 *u, __m256 *q)
+{
+  VSS_AVX2_EACH(i, cnt)
+  q[i] = _mm256_permutevar8x32_ps(_mm256_load_ps(C[deg]), _mm256_castps_si256(t[i]));
+#pragma GCC unroll 8
+  for (int k = deg - 1; k >= 0; k--)
+    VSS_AVX2_EACH(i, cnt)
+    q[i] = _mm256_fmadd_ps(q[i], u[i],
+                           _mm256_permutevar8x32_ps(_mm256_load_ps(C[k]), _mm256_castps_si256(t[i])));
+}
+
 /* x = softplus(x) = log1p(e^x) (= x above the threshold 20, spec §1), as
  * (max(x, 0) + l) + p with l + p = log1p(e^-|x|): the form for every x
  * (vss_avx2_softplus_n's lanes with |x| >= 7.5). */
@@ -423,13 +438,8 @@ VSS_AVX2_INLINE void vss_avx2_softplus_n(int cnt, __m256 *x)
     u[i] = _mm256_sub_ps(a, _mm256_sub_ps(t[i], magic)); /* exact */
     far[i] = _mm256_cmp_ps(_mm256_sub_ps(t[i], magic), _mm256_set1_ps(8.0f), _CMP_GE_OQ);
     any |= _mm256_movemask_ps(far[i]);
-    q[i] = _mm256_permutevar8x32_ps(_mm256_load_ps(C[7]), _mm256_castps_si256(t[i]));
   }
-#pragma GCC unroll 7
-  for (int k = 6; k >= 0; k--)
-    VSS_AVX2_EACH(i, cnt)
-    q[i] = _mm256_fmadd_ps(q[i], u[i],
-                           _mm256_permutevar8x32_ps(_mm256_load_ps(C[k]), _mm256_castps_si256(t[i])));
+  vss_avx2_piecewise_n(cnt, C, 7, t, u, q);
   if (any) { /* rare in the scan: |dt + bias| >= 7.5 */
     __m256 wv[VSS_AVX2_MAXV];
     VSS_AVX2_EACH(i, cnt) wv[i] = x[i];
@@ -477,13 +487,8 @@ VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
     a[i] = vss_avx2_abs(x[i]);
     t[i] = _mm256_fmadd_ps(a[i], S, magic);                  /* M + j */
     u[i] = _mm256_fmsub_ps(a[i], S, _mm256_sub_ps(t[i], magic)); /* a S - j, one rounding */
-    q[i] = _mm256_permutevar8x32_ps(_mm256_load_ps(C[8]), _mm256_castps_si256(t[i]));
   }
-#pragma GCC unroll 8
-  for (int k = 7; k >= 0; k--)
-    VSS_AVX2_EACH(i, cnt)
-    q[i] = _mm256_fmadd_ps(q[i], u[i],
-                           _mm256_permutevar8x32_ps(_mm256_load_ps(C[k]), _mm256_castps_si256(t[i])));
+  vss_avx2_piecewise_n(cnt, C, 8, t, u, q);
   VSS_AVX2_EACH(i, cnt)
   {
     /* j >= 8 (a S >= 7.5, a >= 5.767, and inf): Q = 0; NaN keeps its NaN */
