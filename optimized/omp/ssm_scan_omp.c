@@ -265,7 +265,8 @@ VSS_AVX2_INLINE void inputs_steps(int cnt, const struct unit *w, struct vblk *bk
 }
 
 /* What the block's steps need of vector vi that does not depend on the
- * state, 4 steps in lockstep (the softplus is two exp-like chains). */
+ * state, 4 steps in lockstep (softplus: a polynomial on 8 intervals, with
+ * a wide form for lanes with |x| >= 7.5). */
 static void block_inputs(struct unit *w, size_t vi, struct vblk *bk)
 {
   const struct scan *sc = w->sc;
