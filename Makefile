@@ -192,8 +192,10 @@ clean:
 #   make regress BASELINE=bench/baselines/<m>.json [CURRENT=...] [THRESHOLD=10] [STAT=median|min]
 #        non-zero when a row is slower than the baseline by more than
 #        THRESHOLD % or an accuracy figure got worse (CURRENT: newest report)
-#   make bench-baseline NAME=<machine>   bench/baselines/<machine>.json from the
-#        newest report (describe the machine in bench/baselines/<machine>.md)
+#   make bench-baseline NAME=<machine> [RUNS='<bench.json> ...']
+#        bench/baselines/<machine>.json from the newest report, or from several
+#        runs of the same code, each row from its fastest (describe the machine
+#        in bench/baselines/<machine>.md)
 #   make test-bench-tools    the tests of report.py and regress.py
 # peak_fma.c is built once per vector ISA, peak_avx2.o and peak_avx512.o;
 # peak.c runs each probe only where the CPU has its ISA
@@ -236,9 +238,9 @@ regress:
 	$(PYTHON) scripts/regress.py --threshold $(THRESHOLD) --stat $(STAT) $(BASELINE) $(CURRENT)
 
 bench-baseline:
-	@test -n "$(NAME)" || { echo "usage: make bench-baseline NAME=<machine>" >&2; exit 2; }
+	@test -n "$(NAME)" || { echo "usage: make bench-baseline NAME=<machine> [RUNS='<bench.json> ...']" >&2; exit 2; }
 	$(PYTHON) scripts/report.py slim --out bench/baselines/$(NAME).json \
-	  $$(ls -t reports/*/bench.json | head -n 1)
+	  $(if $(RUNS),$(RUNS),$$(ls -t reports/*/bench.json | head -n 1))
 
 test-bench-tools:
 	@bash tests/test_bench_tools.sh

@@ -4,8 +4,11 @@
     report.py merge --out DIR/bench.json vss.json [pytorch.json ...] [--context K=V ...]
     report.py render DIR          DIR/bench.json (+ DIR/verify.txt) -> DIR/report.*
     report.py summary BENCH.json  the block / scan tables `make bench` ends with
-    report.py slim --out BASE.json BENCH.json   a baseline: the context, and per
-                                  row its median, min and cv (or its only run)
+    report.py slim --out BASE.json BENCH.json [BENCH2.json ...]
+                                  a baseline: the context, and per row its
+                                  median, min and cv (or its only run); with
+                                  several runs of the same code, each row's
+                                  from the run where it was fastest (median)
 
 The input is Google Benchmark's JSON (build/vss_bench, scripts/bench_pytorch.py).
 Rows are named <op>/<impl>/<shape>[/<part>]; merge drops the "/real_time"
@@ -108,16 +111,54 @@ def merge(paths, out, extra_context):
         json.dump(merged, f, indent=1)
 
 
-def slim(path, out):
-    """What scripts/regress.py needs of a run, a third of its size."""
-    data = load(path)
+def slim_entries(data):
+    """The entries of a run that a baseline keeps: per row its median, min
+    and cv aggregates, its only run, or its error."""
     keep = []
     for b in data.get("benchmarks", []):
         agg = b.get("aggregate_name") if b.get("run_type") == "aggregate" else None
         if agg in ("median", "min", "cv") or b.get("error_occurred") or \
                 (agg is None and b.get("repetitions", 1) == 1):
             keep.append(b)
-    data["benchmarks"] = keep
+    return keep
+
+
+def row_time(entries):
+    """A row's time in seconds from its kept entries (median, or its only
+    run); None for an error or no time."""
+    for b in entries:
+        if b.get("error_occurred"):
+            return None
+    for b in entries:
+        if b.get("aggregate_name") in ("median", None) and "real_time" in b:
+            return b["real_time"] * UNIT_S.get(b.get("time_unit", "ns"), 1e-9)
+    return None
+
+
+def slim(paths, out):
+    """What scripts/regress.py needs of a run, a third of its size.  With
+    several runs (the same code, on a noisy machine), each row comes from
+    the run where its median was lowest (a row that failed in one run and
+    ran in another comes from one where it ran); the context is the first
+    run's, with slim_runs naming the inputs."""
+    runs = [load(p) for p in paths]
+    rows = {}  # run_name -> (time, entries), the best so far, in first-seen order
+    for data in runs:
+        by_row = {}
+        for b in slim_entries(data):
+            by_row.setdefault(b.get("run_name", b["name"]), []).append(b)
+        for name, entries in by_row.items():
+            t = row_time(entries)
+            if name not in rows:
+                rows[name] = (t, entries)
+                continue
+            best = rows[name][0]
+            if t is not None and (best is None or t < best):
+                rows[name] = (t, entries)
+    data = runs[0]
+    data["benchmarks"] = [b for _, entries in rows.values() for b in entries]
+    if len(paths) > 1:
+        data.setdefault("context", {})["slim_runs"] = ", ".join(paths)
     with open(out, "w") as f:
         json.dump(data, f, indent=0)
         f.write("\n")
@@ -627,7 +668,7 @@ def main(argv=None):
     s.add_argument("json")
     b = sub.add_parser("slim")
     b.add_argument("--out", required=True)
-    b.add_argument("json")
+    b.add_argument("json", nargs="+")
     a = ap.parse_args(argv)
     if a.cmd == "merge":
         extra = dict(kv.split("=", 1) for kv in a.context)

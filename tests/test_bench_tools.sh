@@ -82,6 +82,10 @@ regress() { "$PYTHON" scripts/regress.py "$@" >"$tmp/regress" 2>&1; echo $?; }
   || bad "regress: a slim baseline passes an identical run" "$tmp/regress"
 [ "$(regress --stat min "$tmp/base.json" "$tmp/slow25.json")" = 1 ] && ok "regress: slim baseline, --stat min, 25% slower fails" \
   || bad "regress: slim baseline, --stat min, 25% slower fails" "$tmp/regress"
+"$PYTHON" scripts/report.py slim --out "$tmp/base2.json" "$tmp/slow25.json" "$tmp/newfail.json" "$DATA"
+[ "$(regress --stat min "$tmp/base2.json" "$tmp/slow25.json")" = 1 ] && [ "$(regress "$tmp/base2.json" "$DATA")" = 0 ] \
+  && has "$tmp/base2.json" '"slim_runs"' && ok "slim of several runs: each row from its fastest run" \
+  || bad "slim of several runs: each row from its fastest run" "$tmp/regress"
 [ "$(regress "$DATA" "$tmp/missing.json")" = 2 ] && ok "regress: unreadable input is a usage error" \
   || bad "regress: unreadable input is a usage error" "$tmp/regress"
 
