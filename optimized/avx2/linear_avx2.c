@@ -189,7 +189,8 @@ static void epilogue(int m, float *c, float *y, size_t ldy, const struct epi *e)
  * tile's 6 steps do not hide its fixed costs); this loop, 40-43; the
  * same inlined into vss_linear__avx2_6x16, 50-51 (GCC 12 then keeps the
  * loop counters in memory and two weights on the stack), hence noinline.
- * `linear/avx2/v0_T1/dt_proj`: 0.54-0.57 of peak -> 0.66-0.70. */
+ * `linear/avx2/v0_T1/dt_proj`: 0.54-0.57 of peak -> 0.63-0.65 in
+ * alternated gbench runs (0.66-0.70 timing the four calls alone). */
 #define SMALLK 6
 
 VSS_AVX2_INLINE void smallk_rows(int K, size_t rows, const float *x, size_t ldx,
