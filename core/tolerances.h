@@ -222,7 +222,7 @@ static inline struct vss_limits vss_var_scan_limits(double max_abs_ref)
  * [-200, 70]: measured 1.15 (degree-6 polynomial). */
 #define VSS_EXP_MAX_ULP 2.0
 
-/* The avx2 scan's decay-factor exp2 (vss_avx2_exp2_tab_n: 8-entry table,
+/* The avx2 scan's decay-factor exp2 (vss_avx2_exp2_tab8_n: 8-entry table,
  * degree-2 Q) against double exp2 over its domain [-125, 101]: measured
  * 1.28 ulp over every float there (worst at z = -124.587). */
 #define VSS_EXP2_TAB_MAX_ULP 2.0

@@ -25,7 +25,7 @@ void vss_ssm_scan_dt__avx2_c16(const struct vss_scan_args *a); /* dt_proj fused 
 /* y[i] = e^x[i] with the kernels' vector exp (vss_avx2_exp_n, avx2_util.h):
  * <= 2 ulp for x <= 70, gradual underflow included.  For the tests. */
 void vss_expf__avx2(size_t n, const float *x, float *y);
-/* y[i] = 2^x[i] with the scan's decay-factor exp2 (vss_avx2_exp2_tab_n):
+/* y[i] = 2^x[i] with the scan's decay-factor exp2 (vss_avx2_exp2_tab8_n on 8x):
  * x in [-125, 101] only, <= VSS_EXP2_TAB_MAX_ULP.  For the tests. */
 void vss_exp2f_scan__avx2(size_t n, const float *x, float *y);
 

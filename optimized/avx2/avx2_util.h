@@ -44,7 +44,7 @@
  *       error of g <= 4.4e-8 with fp32 coefficients).  Lanes with
  *       |x| >= 7.5 take the wide form, computed only when a group of
  *       vectors has one: (max(x, 0) + log C[j]) + log1p(r) for y = e^-|x|,
- *       y from its own exp (vss_avx2_exp26_negabs_n: vss_avx2_exp2_tab_n's
+ *       y from its own exp (vss_avx2_exp26_negabs_n: vss_avx2_exp2_tab8_n's
  *       table and Q after vss_avx2_exp_n's two-constant reduction, times
  *       2^26 so that subnormal e^-|x| keep their bits; the log's table
  *       undoes it).  Measured over every float in [-100, 40] (2.2e9 of
@@ -239,45 +239,65 @@ VSS_AVX2_INLINE void vss_avx2_exp2_normal_n(int cnt, __m256 *z)
 }
 
 /* z = s + (s f) Q(f) = 2^(n + j/8 + f) scaled by the table: the part of
- * vss_avx2_exp2_tab_n after the rounding, shared with softplus's exp.
- * t = M + (8n + j)/8 (the 1.5*2^20 trick's sum), f in [-1/16, 1/16] (in
- * z), tab[j] = bits(2^(j/8) * scale) - (j << 20). */
-VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, const __m256 *t,
-                                                __m256 *z)
+ * the table exp2s after the rounding, shared with softplus's exp.  k holds
+ * 8n + j in its low bits (bit 20 and up of k << 20 are (8n + j) << 20);
+ * z holds f / u, u a power of two (u = 1/8: f in eighths), |f| <= 1/16;
+ * tab[j] = bits(2^(j/8) * scale) - (j << 20).  Q's coefficients are
+ * scaled by u (exact): the same bits for every u. */
+VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, const __m256i *k,
+                                                __m256 *z, float u)
 {
   const __m256i T = _mm256_loadu_si256((const __m256i *)tab);
   __m256 s[VSS_AVX2_MAXV], q[VSS_AVX2_MAXV];
   VSS_AVX2_EACH(i, cnt)
-  {
-    const __m256i ti = _mm256_castps_si256(t[i]);
-    s[i] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(T, ti),
-                                                _mm256_slli_epi32(ti, 20)));
-  }
+  s[i] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_permutevar8x32_epi32(T, k[i]),
+                                              _mm256_slli_epi32(k[i], 20)));
   VSS_AVX2_EACH(i, cnt)
-  q[i] = _mm256_fmadd_ps(_mm256_set1_ps(5.549621955e-02f), z[i], _mm256_set1_ps(2.402576208e-01f));
-  VSS_AVX2_EACH(i, cnt) q[i] = _mm256_fmadd_ps(q[i], z[i], _mm256_set1_ps(6.931472421e-01f));
+  q[i] = _mm256_fmadd_ps(_mm256_set1_ps(5.549621955e-02f * u * u * u), z[i],
+                         _mm256_set1_ps(2.402576208e-01f * u * u));
+  VSS_AVX2_EACH(i, cnt) q[i] = _mm256_fmadd_ps(q[i], z[i], _mm256_set1_ps(6.931472421e-01f * u));
   VSS_AVX2_EACH(i, cnt) z[i] = _mm256_fmadd_ps(_mm256_mul_ps(s[i], z[i]), q[i], s[i]);
 }
 
-/* z = 2^z for z in [-125, 101] only (normal results), the scan's cheap
- * decay factors: z = n + j/8 + f with |f| <= 1/16 (rounding to eighths by
- * the 1.5*2^20 trick, f exact), 2^(n + j/8) from an 8-entry table by
- * vpermps plus n in the exponent field, and 2^f = 1 + f Q(f), Q of degree
- * 2 (relative error 2.7e-8), applied as s + (s f) Q: 4 FMA-unit ops where
- * vss_avx2_exp2_normal_n takes 6.  Table entries T'[j] hold
- * bits(2^(j/8)) - (j << 20): bits(t) << 20 is (8n + j) << 20, so the
- * integer sum is exactly bits(2^(n + j/8)).  Measured over every float
- * in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP (core/tolerances.h); NaN and
+/* z = 2^(z/8) for z/8 in [-125, 101] only (normal results), the scans'
+ * cheap decay factors, which take z = 8 delta A' (A' scaled by 8 once,
+ * exact): z/8 = n + j/8 + f with |f| <= 1/16, from k = rint(z) = 8n + j
+ * (vcvtps2dq) and z - rint(z) = 8f (vroundps; exact), both straight from
+ * z; 2^(n + j/8) from an 8-entry table by vpermps plus n in the exponent
+ * field, and 2^f = 1 + f Q(f), Q of degree 2 (relative error 2.7e-8),
+ * applied as s + (s f) Q: 4 FMA-unit ops where vss_avx2_exp2_normal_n
+ * takes 6.  Table entries T'[j] hold bits(2^(j/8)) - (j << 20): k << 20
+ * is (8n + j) << 20, so the integer sum is exactly bits(2^(n + j/8)).
+ * The rounding to eighths was z + M, M = 1.5*2^20, on z/8: the same k and
+ * f (both round to nearest even), the same bits, but with two dependent
+ * ops less before the polynomial (a 24-cycle chain down to 21): 3.55 ->
+ * 3.40 cycles per vector in a loop of independent exps, where the
+ * out-of-order window, not the pipes, sets the rate (the same ops without
+ * their dependences run at 2.8).  Measured over every float in
+ * [-125, 101]: see VSS_EXP2_TAB_MAX_ULP (core/tolerances.h); NaN and
  * values outside the range are the caller's to exclude. */
-VSS_AVX2_INLINE void vss_avx2_exp2_tab_n(int cnt, __m256 *z)
+VSS_AVX2_INLINE void vss_avx2_exp2_tab8_n(int cnt, __m256 *z)
 {
   static const int32_t tab[8] = {0x3f800000, 0x3f7b95c2, 0x3f7837f0, 0x3f75fed7,
                                  0x3f7504f3, 0x3f75672a, 0x3f7744fd, 0x3f7ac0c7};
-  const __m256 magic = _mm256_set1_ps(1572864.0f); /* 1.5 * 2^20: rounds to eighths */
-  __m256 t[VSS_AVX2_MAXV];
-  VSS_AVX2_EACH(i, cnt) t[i] = _mm256_add_ps(z[i], magic);
-  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_sub_ps(z[i], _mm256_sub_ps(t[i], magic)); /* f, exact */
-  vss_avx2_exp2_tab_finish_n(cnt, tab, t, z);
+  __m256i k[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) k[i] = _mm256_cvtps_epi32(z[i]); /* MXCSR: to nearest */
+  VSS_AVX2_EACH(i, cnt)
+  z[i] = _mm256_sub_ps(z[i], _mm256_round_ps(z[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  vss_avx2_exp2_tab_finish_n(cnt, tab, k, z, 0.125f);
+}
+
+/* z = 2^(z/8), the scans' decay factors from z = 8 delta A': the table
+ * form when every result is known normal, else the general exp2 (gradual
+ * underflow) on z/8 (exact). */
+VSS_AVX2_INLINE void vss_avx2_exp2_decay8_n(int cnt, int normal, __m256 *z)
+{
+  if (normal) {
+    vss_avx2_exp2_tab8_n(cnt, z);
+    return;
+  }
+  VSS_AVX2_EACH(i, cnt) z[i] = _mm256_mul_ps(z[i], _mm256_set1_ps(0.125f));
+  vss_avx2_exp2_scan_n(cnt, z);
 }
 
 /* x = e^x for x <= 70. */
@@ -358,7 +378,7 @@ VSS_AVX2_INLINE void vss_avx2_exp_negabs_n(int cnt, const __m256 *x, __m256 *e)
 /* w = 2^26 e^-|x| of each x (softplus): z = -|x| log2 e (|x| clamped at
  * 105) = n + j/8 + f, |f| <= 1/16, by vss_avx2_exp_n's
  * two-constant reduction but rounding to eighths (the 1.5*2^20 trick); then
- * as vss_avx2_exp2_tab_n: 2^(n + j/8) from the 8-entry table by vpermps,
+ * as vss_avx2_exp2_tab8_n: 2^(n + j/8) from the 8-entry table by vpermps,
  * 2^f = 1 + f Q(f), Q of degree 2, applied as s + (s f) Q.  The factor
  * 2^26 (in the table) keeps s normal down to n = -152, so that the result,
  * 2^26 times a subnormal for |x| > 87.3, keeps every bit the log needs. */
@@ -375,7 +395,9 @@ VSS_AVX2_INLINE void vss_avx2_exp26_negabs_n(int cnt, const __m256 *x, __m256 *w
   VSS_AVX2_EACH(i, cnt) t[i] = _mm256_fmadd_ps(e[i], l2e_hi, magic); /* M + (8n + j)/8 */
   VSS_AVX2_EACH(i, cnt) w[i] = _mm256_fmsub_ps(e[i], l2e_hi, _mm256_sub_ps(t[i], magic));
   VSS_AVX2_EACH(i, cnt) w[i] = _mm256_fmadd_ps(e[i], l2e_lo, w[i]); /* f */
-  vss_avx2_exp2_tab_finish_n(cnt, tab, t, w);
+  __m256i k[VSS_AVX2_MAXV];
+  VSS_AVX2_EACH(i, cnt) k[i] = _mm256_castps_si256(t[i]);
+  vss_avx2_exp2_tab_finish_n(cnt, tab, k, w, 1.0f);
 }
 
 /* x = (max(x, 0) + l) + p: softplus's last step */
@@ -515,7 +537,6 @@ VSS_AVX2_INLINE void vss_avx2_gelu_n(int cnt, __m256 *x)
 VSS_AVX2_ONE(exp)
 VSS_AVX2_ONE(exp2_scan)
 VSS_AVX2_ONE(exp2_normal)
-VSS_AVX2_ONE(exp2_tab)
 VSS_AVX2_ONE(softplus)
 VSS_AVX2_ONE(silu)
 VSS_AVX2_ONE(gelu)

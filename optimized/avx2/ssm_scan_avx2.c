@@ -21,12 +21,14 @@
  *  1. precomputes what does not depend on the state, for the chunk's
  *     steps: delta = softplus(dt + bias), delta*u, D*u, and the decay
  *     factors dA[t][n] = 2^(delta A') with A' = A log2(e) (the bulk of the
- *     work: N exps per channel and step, 11-14 vector ops each), in
- *     lockstep groups of vectors (avx2_util.h) into an in-cache buffer
- *     (<= 16 KiB); when every delta of the chunk keeps delta A' >= -125,
- *     the exps take the cheaper table form vss_avx2_exp2_tab_n (normal
- *     results only: 4 FMA-unit ops instead of 6; measured 8% of the v0
- *     scan), else the general one (gradual underflow);
+ *     work: N exps per channel and step, 11-14 vector ops each), from
+ *     z = delta A8, A8 = 8 A' (exact), in lockstep groups of vectors
+ *     (avx2_util.h) into an in-cache buffer (<= 16 KiB); when every delta
+ *     of the chunk keeps delta A' >= -125, the exps take the cheaper table
+ *     form vss_avx2_exp2_tab8_n (normal results only: 4 FMA-unit ops
+ *     instead of 6; measured 8% of the v0 scan; its rounding to eighths
+ *     straight from 8 delta A', 1.5% more), else the general one (gradual
+ *     underflow);
  *  2. runs the recurrence over them, 4 states of both vectors of the tile
  *     at a time, their state in registers for the whole chunk, 3 FMA-unit
  *     ops per state and vector:
@@ -40,13 +42,13 @@
  * would touch a new page at every step; and each tile prefetches its lines
  * of the next chunk, which the hardware prefetchers do not find (measured:
  * the scattered rows cost about a quarter of the time before these two).
- * The price is the state of every tile at once: h and A' (2 Di N floats),
+ * The price is the state of every tile at once: h and A8 (2 Di N floats),
  * allocated once per call with dA and the chunk, at fixed distances
  * (CHUNK_SKEW), in one page-aligned block (printing a line and aborting if
  * that fails, as ref does).
  *
  * Accuracy: 2^(delta A') is within 1.28 ulp of 2^z for the rounded
- * z = delta*A' on the table path (z in [-125, 0], measured over every
+ * z = delta*A' (= delta A8 / 8, exactly) on the table path (z in [-125, 0], measured over every
  * float z in [-125, 101]; held to VSS_EXP2_TAB_MAX_ULP = 2 by
  * tests/test_variants.c through vss_exp2f_scan__avx2) and within 0.95 ulp
  * on the general path (every float z in [-151, 101], subnormal results
@@ -152,7 +154,7 @@ struct dir {
   size_t Di, N, R, G, ntile, nt; /* nt: steps per chunk */
   const float *u, *dt, *bc;    /* bc: this direction's B at pixel 0 */
   float *y;
-  float *A2, *h;               /* [ntile][N][TILE] each */
+  float *A8, *h;               /* [ntile][N][TILE] each; A8 = 8 A' */
   float *dtw;                  /* [ntile][R][TILE]: dt_w packed (fused
                                   dt_proj), or NULL: dt is read */
   float *bias, *D;             /* [ntile][TILE] */
@@ -177,27 +179,27 @@ struct da_walk {
   size_t t, j, nj;
 };
 
-/* cnt consecutive vectors of dA = 2^(delta A'), from where w stands; vector
- * j of a step uses the half j & 1 of its delta and half-tile j of A'.
+/* cnt consecutive vectors of dA = 2^(delta A8 / 8), from where w stands;
+ * vector j of a step uses the half j & 1 of its delta and half-tile j of
+ * A8.
  * normal: every result is known to be normal (the cheaper exp2). */
-VSS_AVX2_INLINE void da_group(int cnt, int normal, const float *A2, const struct chunk *ch,
+VSS_AVX2_INLINE void da_group(int cnt, int normal, const float *A8, const struct chunk *ch,
                               struct da_walk *w, float *out)
 {
   __m256 z[VSS_AVX2_MAXV];
   VSS_AVX2_EACH(q, cnt)
   {
     z[q] = _mm256_mul_ps(_mm256_loadu_ps(ch->dl[w->t] + 8 * (w->j & 1)),
-                         _mm256_loadu_ps(A2 + 8 * w->j));
+                         _mm256_loadu_ps(A8 + 8 * w->j));
     if (++w->j == w->nj) { w->j = 0; w->t++; }
   }
-  if (normal) vss_avx2_exp2_tab_n(cnt, z);
-  else vss_avx2_exp2_scan_n(cnt, z);
+  vss_avx2_exp2_decay8_n(cnt, normal, z);
   VSS_AVX2_EACH(q, cnt) _mm256_storeu_ps(out + 8 * q, z[q]);
 }
 
-/* dA[t][j] = 2^(delta[t] A'[j]) for the chunk's nt steps, over the flat
+/* dA[t][j] = 2^(delta[t] A8[j] / 8) for the chunk's nt steps, over the flat
  * (t, j) space, j < 2N counting half-tiles, in lockstep groups of DA_V. */
-VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *ch,
+VSS_AVX2_INLINE void da_chunk(int normal, const float *A8, const struct chunk *ch,
                               size_t N, float *dA)
 {
   struct da_walk dw = {0, 0, 2 * N};
@@ -208,27 +210,25 @@ VSS_AVX2_INLINE void da_chunk(int normal, const float *A2, const struct chunk *c
       const __m256 dl[2] = {_mm256_loadu_ps(ch->dl[t]), _mm256_loadu_ps(ch->dl[t] + 8)};
       for (size_t j = 0; j < dw.nj; j += DA_V, i += DA_V) {
         __m256 z[DA_V];
-        VSS_AVX2_EACH(q, DA_V) z[q] = _mm256_mul_ps(dl[q & 1], _mm256_loadu_ps(A2 + 8 * (j + q)));
-        if (normal) vss_avx2_exp2_tab_n(DA_V, z);
-        else vss_avx2_exp2_scan_n(DA_V, z);
+        VSS_AVX2_EACH(q, DA_V) z[q] = _mm256_mul_ps(dl[q & 1], _mm256_loadu_ps(A8 + 8 * (j + q)));
+        vss_avx2_exp2_decay8_n(DA_V, normal, z);
         VSS_AVX2_EACH(q, DA_V) _mm256_storeu_ps(dA + 8 * (i + q), z[q]);
       }
     }
     return;
   }
   if (dw.nj == 2) { /* N = 1: DA_V_N1 / 2 steps per group */
-    const __m256 a[2] = {_mm256_loadu_ps(A2), _mm256_loadu_ps(A2 + 8)};
+    const __m256 a[2] = {_mm256_loadu_ps(A8), _mm256_loadu_ps(A8 + 8)};
     for (; i + DA_V_N1 <= nv; i += DA_V_N1) {
       __m256 z[DA_V_N1];
       VSS_AVX2_EACH(q, DA_V_N1) z[q] = _mm256_mul_ps(_mm256_loadu_ps((const float *)ch->dl + 8 * (i + q)), a[q & 1]);
-      if (normal) vss_avx2_exp2_tab_n(DA_V_N1, z);
-      else vss_avx2_exp2_scan_n(DA_V_N1, z);
+      vss_avx2_exp2_decay8_n(DA_V_N1, normal, z);
       VSS_AVX2_EACH(q, DA_V_N1) _mm256_storeu_ps(dA + 8 * (i + q), z[q]);
     }
     dw.t = i / 2;
   }
-  for (; i + DA_V <= nv; i += DA_V) da_group(DA_V, normal, A2, ch, &dw, dA + 8 * i);
-  for (; i < nv; i++) da_group(1, normal, A2, ch, &dw, dA + 8 * i);
+  for (; i + DA_V <= nv; i += DA_V) da_group(DA_V, normal, A8, ch, &dw, dA + 8 * i);
+  for (; i < nv; i++) da_group(1, normal, A8, ch, &dw, dA + 8 * i);
 }
 
 #define DT_STEPS 4 /* steps of dt at once (vss_avx2_dt_proj): 8 chains */
@@ -289,9 +289,9 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
     }
   }
   /* the decay factors, with the cheaper exp2 when all of them are normal */
-  const float *A2 = dr->A2 + tl->i * N * TILE;
-  if (_mm256_movemask_ps(ok) == 0xFF) da_chunk(1, A2, ch, N, dr->dA);
-  else da_chunk(0, A2, ch, N, dr->dA);
+  const float *A8 = dr->A8 + tl->i * N * TILE;
+  if (_mm256_movemask_ps(ok) == 0xFF) da_chunk(1, A8, ch, N, dr->dA);
+  else da_chunk(0, A8, ch, N, dr->dA);
 }
 
 /* y[p] (+)= ys for n valid lanes (n may be 0: nothing) */
@@ -395,7 +395,7 @@ static size_t walk_chunk(const struct dir *dr, struct walk *wk, size_t L, size_t
   return nt;
 }
 
-/* One (sample, direction) pass: every tile's A', bias, D and zero state,
+/* One (sample, direction) pass: every tile's A8, bias, D and zero state,
  * then the walk, chunk by chunk, each chunk tile by tile. */
 static void scan_dir(struct dir *dr, const struct vss_scan_args *a)
 {
@@ -410,7 +410,7 @@ static void scan_dir(struct dir *dr, const struct vss_scan_args *a)
       dr->D[i * TILE + j] = j < nd ? a->D[kd + j] : 0.0f;
       for (size_t n = 0; n < N; n++) {
         const float a2 = j < nd ? a->A[(kd + j) * N + n] * 1.44269504088896341f : 0.0f;
-        dr->A2[(i * N + n) * TILE + j] = a2;
+        dr->A8[(i * N + n) * TILE + j] = 8.0f * a2;
         a2min = a2 < a2min ? a2 : a2min;
         nan |= a2 != a2;
       }
@@ -474,7 +474,7 @@ static void scan(const struct vss_scan_args *a, int fused)
           .k = k, .add = add, .Di = Di, .N = N, .R = R, .G = G, .ntile = ntile, .nt = nt,
           .u = a->u + b * L * Di, .dt = fused ? NULL : a->dt + b * L * VSS_K * Di,
           .bc = a->dbl + b * L * VSS_K * G + (size_t)k * G + R, .y = y,
-          .A2 = st, .h = st + tN, .dtw = fused ? mem : NULL, .bias = st + 2 * tN,
+          .A8 = st, .h = st + tN, .dtw = fused ? mem : NULL, .bias = st + 2 * tN,
           .D = st + 2 * tN + ntile * TILE, .dl_max = st + 2 * tN + 2 * ntile * TILE,
           .dA = (float *)blk, .ch = (struct chunk *)(blk + ch_at)};
       scan_dir(&dr, a);

@@ -138,7 +138,8 @@ struct scan {
   struct vss_omp_scan_plan pl;
   size_t L, G, nv;   /* steps, x_proj row per direction (R + 2N), vectors per row */
   size_t *pos;       /* [4][L]: the pixel of direction k's step t */
-  float *A2;         /* [4][N][8 nv]: A log2(e), channels contiguous, 0-padded */
+  float *A8;         /* [4][N][8 nv]: A8 = 8 A log2(e) (vss_avx2_exp2_decay8_n), channels
+                        contiguous, 0-padded */
   float *bias, *D;   /* [4][8 nv] */
   float *lim;        /* [4][8 nv]: delta (or S) <= lim keeps 2^(delta A') normal */
   float *dtw;        /* [4][R][8 nv]: dt_w, 0-padded, when dt_proj is fused; else NULL */
@@ -173,7 +174,7 @@ static void fill_tables(const struct scan *sc)
     float most = 0.0f; /* largest |A'| of the channel */
     for (size_t n = 0; n < N; n++) {
       const float a2 = in ? a->A[(k * Di + d) * N + n] * 1.44269504088896341f : 0.0f;
-      sc->A2[(k * N + n) * Dp + d] = a2;
+      sc->A8[(k * N + n) * Dp + d] = 8.0f * a2;
       most = fabsf(a2) > most ? fabsf(a2) : most;
     }
     sc->bias[i] = in ? a->dt_bias[k * Di + d] : 0.0f;
@@ -297,28 +298,27 @@ static int all_below(const float (*x)[8], size_t nt, const float *lim)
   return _mm256_movemask_ps(ok) == 0xFF;
 }
 
-/* e[i] = 2^(x[i / ng] a2[i % ng]) for i in [i0, i0 + cnt): ng states of
- * A' (a2, one row of Dp floats per state) at each step. */
+/* e[i] = 2^(x[i / ng] a8[i % ng] / 8) for i in [i0, i0 + cnt): ng states
+ * of A8 (a8, one row of Dp floats per state) at each step. */
 VSS_AVX2_INLINE void decay_vectors(int cnt, int normal, int ng, const float (*x)[8],
-                                   const float *a2, size_t Dp, size_t i0, float (*e)[8])
+                                   const float *a8, size_t Dp, size_t i0, float (*e)[8])
 {
   __m256 z[VSS_AVX2_MAXV];
   VSS_AVX2_EACH(j, cnt)
   z[j] = _mm256_mul_ps(_mm256_loadu_ps(x[(i0 + (size_t)j) / (size_t)ng]),
-                       _mm256_loadu_ps(a2 + ((i0 + (size_t)j) % (size_t)ng) * Dp));
-  if (normal) vss_avx2_exp2_tab_n(cnt, z);
-  else vss_avx2_exp2_scan_n(cnt, z);
+                       _mm256_loadu_ps(a8 + ((i0 + (size_t)j) % (size_t)ng) * Dp));
+  vss_avx2_exp2_decay8_n(cnt, normal, z);
   VSS_AVX2_EACH(j, cnt) _mm256_storeu_ps(e[i0 + (size_t)j], z[j]);
 }
 
 /* The decay factors of ng states for the block's steps, LOCK at a time. */
 VSS_AVX2_INLINE void decays(int normal, int ng, const float (*x)[8], size_t nt,
-                            const float *a2, size_t Dp, float (*e)[8])
+                            const float *a8, size_t Dp, float (*e)[8])
 {
   const size_t n = nt * (size_t)ng;
   size_t i = 0;
-  for (; i + LOCK <= n; i += LOCK) decay_vectors(LOCK, normal, ng, x, a2, Dp, i, e);
-  for (; i < n; i++) decay_vectors(1, normal, ng, x, a2, Dp, i, e);
+  for (; i + LOCK <= n; i += LOCK) decay_vectors(LOCK, normal, ng, x, a8, Dp, i, e);
+  for (; i < n; i++) decay_vectors(1, normal, ng, x, a8, Dp, i, e);
 }
 
 /* States [n0, n0 + ng) of the vector over the block.  LOCAL:
@@ -355,25 +355,25 @@ VSS_AVX2_INLINE void states(int ng, const struct unit *w, struct vblk *bk, size_
 /* One state group: its decays (of delta, or of the running sum when
  * fixing up), then its recurrence. */
 VSS_AVX2_INLINE void state_group(int ng, int normal, const struct unit *w, struct vblk *bk,
-                                 const float *a2, size_t n0, float *h)
+                                 const float *a8, size_t n0, float *h)
 {
   const size_t Dp = 8 * w->sc->nv;
-  decays(normal, ng, w->mode == FIX ? bk->sum : bk->dl, bk->nt, a2 + n0 * Dp, Dp, bk->e);
+  decays(normal, ng, w->mode == FIX ? bk->sum : bk->dl, bk->nt, a8 + n0 * Dp, Dp, bk->e);
   states(ng, w, bk, n0, h + 8 * n0);
 }
 
-static void group8(int normal, const struct unit *w, struct vblk *bk, const float *a2,
+static void group8(int normal, const struct unit *w, struct vblk *bk, const float *a8,
                    size_t n0, float *h)
 {
-  if (normal) state_group(8, 1, w, bk, a2, n0, h);
-  else state_group(8, 0, w, bk, a2, n0, h);
+  if (normal) state_group(8, 1, w, bk, a8, n0, h);
+  else state_group(8, 0, w, bk, a8, n0, h);
 }
 
-static void group1(int normal, const struct unit *w, struct vblk *bk, const float *a2,
+static void group1(int normal, const struct unit *w, struct vblk *bk, const float *a8,
                    size_t n0, float *h)
 {
-  if (normal) state_group(1, 1, w, bk, a2, n0, h);
-  else state_group(1, 0, w, bk, a2, n0, h);
+  if (normal) state_group(1, 1, w, bk, a8, n0, h);
+  else state_group(1, 0, w, bk, a8, n0, h);
 }
 
 /* Vector vi of the unit over the block of steps at w->pos. */
@@ -388,11 +388,11 @@ static void vector_block(struct unit *w, size_t vi, size_t nt)
   block_inputs(w, vi, &bk);
   const int normal =
       all_below(w->mode == FIX ? bk.sum : bk.dl, nt, sc->lim + (size_t)w->k * Dp + bk.d);
-  const float *a2 = sc->A2 + (size_t)w->k * N * Dp + bk.d;
+  const float *a8 = sc->A8 + (size_t)w->k * N * Dp + bk.d;
   float *h = w->h + vi * N * 8;
   size_t n0 = 0;
-  for (; n0 + 8 <= N; n0 += 8) group8(normal, w, &bk, a2, n0, h);
-  for (; n0 < N; n0++) group1(normal, w, &bk, a2, n0, h);
+  for (; n0 + 8 <= N; n0 += 8) group8(normal, w, &bk, a8, n0, h);
+  for (; n0 < N; n0++) group1(normal, w, &bk, a8, n0, h);
   for (size_t t = 0; t < nt; t++) {
     float *yp = w->y + w->pos[t] * Di + bk.d;
     __m256 o = _mm256_loadu_ps(bk.out[t]);
@@ -470,7 +470,8 @@ static void carry(const struct scan *sc, int k, size_t b, size_t g)
   const size_t v0 = g * GV, v1 = v0 + GV < sc->nv ? v0 + GV : sc->nv;
   for (size_t v = v0; v < v1; v++)
     for (size_t n = 0; n < N; n++) {
-      const __m256 a2 = _mm256_loadu_ps(sc->A2 + ((size_t)k * N + n) * Dp + 8 * v);
+      const __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(sc->A8 + ((size_t)k * N + n) * Dp + 8 * v),
+                                      _mm256_set1_ps(0.125f)); /* A', exactly */
       __m256 r = _mm256_setzero_ps();
       for (size_t c = 0; c + 1 < nch; c++) {
         float *hs = sc->h + (((b * nch + c) * sc->nv + v) * N + n) * 8;
@@ -592,8 +593,8 @@ static void scan_omp(const struct vss_scan_args *a, int fused)
     abort();
   }
   sc.pos = (size_t *)mem; /* first: size_t-aligned */
-  sc.A2 = mem + npos;
-  sc.bias = sc.A2 + VSS_K * N * Dp;
+  sc.A8 = mem + npos;
+  sc.bias = sc.A8 + VSS_K * N * Dp;
   sc.D = sc.bias + VSS_K * Dp;
   sc.lim = sc.D + VSS_K * Dp;
   sc.h = sc.lim + VSS_K * Dp;
