@@ -37,6 +37,7 @@
  * the line that reruns the suite.  VSS_TEST_MEASURE=1 prints every
  * comparison's figures (how the core/tolerances.h rows were calibrated).
  */
+#include <fenv.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -641,6 +642,34 @@ START_TEST(avx2_within_ulp_bound)
 }
 END_TEST
 
+/* The scans' table exp2 under each directed rounding mode (a caller's
+ * fesetround reaches MXCSR): its rounding to eighths and its fraction must
+ * come from the same rounding, or s and f disagree by an eighth (9%). */
+START_TEST(avx2_exp2_directed_rounding)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
+  static const int modes[] = {FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD};
+  const int mode = modes[_i];
+  struct sweep w;
+  sweep_begin(&w, SEED + 14 + (unsigned)_i, -30.0f, 0.0f, -125.0f, 101.0f, exp2_special,
+              sizeof exp2_special / sizeof *exp2_special);
+  ck_assert_int_eq(fesetround(mode), 0);
+  vss_exp2f_scan__avx2(w.n, w.x, w.y);
+  fesetround(FE_TONEAREST);
+  double worst = 0.0;
+  size_t wi = 0;
+  for (size_t i = 0; i < w.n; i++) {
+    const double t = exp2((double)w.x[i]), rel = fabs((double)w.y[i] - t) / t;
+    if (!(rel <= worst)) worst = rel, wi = i;
+  }
+  ck_assert_msg(worst <= VSS_EXP2_TAB_DIRECTED_MAX_REL,
+                "avx2 scan exp2, rounding mode %d: relative error %.3g at x = %.9g", mode, worst,
+                (double)w.x[wi]);
+  sweep_end(&w);
+}
+END_TEST
+
 /* avx2's GELU within VSS_LIM_GELU (as avx512's, tests/test_avx512.c) */
 START_TEST(avx2_gelu_within_bound)
 {
@@ -714,6 +743,7 @@ Suite *suite_variants(void)
                         (int)(sizeof ulp_cases / sizeof *ulp_cases));
     tcase_add_test(act, avx2_exp_softplus_specials);
     tcase_add_test(act, avx2_gelu_within_bound);
+    tcase_add_loop_test(act, avx2_exp2_directed_rounding, 0, 3);
   }
 #endif
   suite_add_tcase(s, lin);

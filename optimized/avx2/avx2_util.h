@@ -268,22 +268,28 @@ VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, con
  * applied as s + (s f) Q: 4 FMA-unit ops where vss_avx2_exp2_normal_n
  * takes 6.  Table entries T'[j] hold bits(2^(j/8)) - (j << 20): k << 20
  * is (8n + j) << 20, so the integer sum is exactly bits(2^(n + j/8)).
- * The rounding to eighths was z + M, M = 1.5*2^20, on z/8: the same k and
- * f (both round to nearest even), the same bits, but with two dependent
- * ops less before the polynomial (a 24-cycle chain down to 21): 3.55 ->
- * 3.40 cycles per vector in a loop of independent exps, where the
- * out-of-order window, not the pipes, sets the rate (the same ops without
- * their dependences run at 2.8).  Measured over every float in
- * [-125, 101]: see VSS_EXP2_TAB_MAX_ULP (core/tolerances.h); NaN and
- * values outside the range are the caller's to exclude. */
+ * Both roundings follow MXCSR, so k and f agree in any mode; in the
+ * default one (to nearest even) |f| <= 1/16, in a directed one |f| < 1/8
+ * and Q's error grows to about 2e-6, as with the z + M trick before.
+ * That trick (M = 1.5*2^20 on z/8: add, sub, sub) gave the same k, f and
+ * bits with two dependent ops more before the polynomial: a 24-cycle chain,
+ * now 21, and 3.55 -> 3.40 cycles per vector in a loop of independent
+ * exps, where the out-of-order window, not the pipes, sets the rate (the
+ * same ops without their dependences run at 2.8; k taken from rint(z)
+ * rather than z, a longer chain to s, ran at 3.51-3.57).  Measured over
+ * every float in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP
+ * (core/tolerances.h); NaN and values outside the range are the caller's
+ * to exclude. */
 VSS_AVX2_INLINE void vss_avx2_exp2_tab8_n(int cnt, __m256 *z)
 {
   static const int32_t tab[8] = {0x3f800000, 0x3f7b95c2, 0x3f7837f0, 0x3f75fed7,
                                  0x3f7504f3, 0x3f75672a, 0x3f7744fd, 0x3f7ac0c7};
   __m256i k[VSS_AVX2_MAXV];
-  VSS_AVX2_EACH(i, cnt) k[i] = _mm256_cvtps_epi32(z[i]); /* MXCSR: to nearest */
   VSS_AVX2_EACH(i, cnt)
-  z[i] = _mm256_sub_ps(z[i], _mm256_round_ps(z[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  {
+    k[i] = _mm256_cvtps_epi32(z[i]); /* both round as MXCSR says: they agree */
+    z[i] = _mm256_sub_ps(z[i], _mm256_round_ps(z[i], _MM_FROUND_CUR_DIRECTION));
+  }
   vss_avx2_exp2_tab_finish_n(cnt, tab, k, z, 0.125f);
 }
 
