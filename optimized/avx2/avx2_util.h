@@ -239,11 +239,11 @@ VSS_AVX2_INLINE void vss_avx2_exp2_normal_n(int cnt, __m256 *z)
 }
 
 /* z = s + (s f) Q(f) = 2^(n + j/8 + f) scaled by the table: the part of
- * the table exp2s after the rounding, shared with softplus's exp.  k holds
- * 8n + j in its low bits (bit 20 and up of k << 20 are (8n + j) << 20);
- * z holds f / u, u a power of two (u = 1/8: f in eighths), |f| <= 1/16;
- * tab[j] = bits(2^(j/8) * scale) - (j << 20).  Q's coefficients are
- * scaled by u (exact): the same bits for every u. */
+ * the table exp2s after the rounding, shared with softplus's exp.  k is
+ * 8n + j modulo 2^12 (only k << 20 and k's low 3 bits are used: the bits
+ * of t = M + (8n + j)/8 will do); z holds f / u, u a power of two (u = 1/8:
+ * z = 8f), |f| <= 1/16; tab[j] = bits(2^(j/8) * scale) - (j << 20).  Q's
+ * coefficients are scaled by u (exact): the same bits for every u. */
 VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, const __m256i *k,
                                                 __m256 *z, float u)
 {

@@ -48,8 +48,9 @@
  * that fails, as ref does).
  *
  * Accuracy: 2^(delta A') is within 1.28 ulp of 2^z for the rounded
- * z = delta*A' (= delta A8 / 8, exactly) on the table path (z in [-125, 0], measured over every
- * float z in [-125, 101]; held to VSS_EXP2_TAB_MAX_ULP = 2 by
+ * z = delta*A' (= delta A8 / 8, exactly) on the table path (z in
+ * [-125, 0], measured over every float z in [-125, 101]; held to
+ * VSS_EXP2_TAB_MAX_ULP = 2 by
  * tests/test_variants.c through vss_exp2f_scan__avx2) and within 0.95 ulp
  * on the general path (every float z in [-151, 101], subnormal results
  * included; e^x on the same core, vss_expf__avx2: 1.18 ulp, held to 2 by
