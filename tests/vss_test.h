@@ -54,6 +54,9 @@ void vss_assert_equal(const char *what, const float *got, const float *exp,
 void vss_test_dt_proj(const struct vss_ops *ops, size_t M, size_t Di, size_t R, size_t N,
                       const float *dt_w, const float *dbl, float *dt);
 
+/* exact GELU in double, x Phi(x) = x erfc(-x / sqrt 2) / 2: the tests' truth */
+double vss_test_gelu_f64(double x);
+
 /* A GELU kernel (the avx2 and avx512 ones: piecewise polynomials fitted
  * to x Phi(x)) held to VSS_LIM_GELU against x Phi(x) in double on 2M
  * points (half in [-6, 6], the fitted range, a quarter in [-10, 10], a
