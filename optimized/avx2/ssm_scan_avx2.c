@@ -15,7 +15,7 @@
  * 17.2-17.7 ms against 19.2-19.9 ms without it (best of 30 forwards,
  * alternated four times, on a loaded machine).
  *
- * Blocking.  The steps go in chunks of nt (16 for N = 16, up to CHUNK for
+ * Blocking.  The steps go in chunks of nt (12 for N = 16, up to CHUNK for
  * small N); within a chunk, every channel tile (TILE = 16 channels = two
  * ymm) in turn:
  *  1. precomputes what does not depend on the state, for the chunk's
@@ -23,7 +23,7 @@
  *     factors dA[t][n] = 2^(delta A') with A' = A log2(e) (the bulk of the
  *     work: N exps per channel and step, 11-14 vector ops each), from
  *     z = delta A8, A8 = 8 A' (exact), in lockstep groups of vectors
- *     (avx2_util.h) into an in-cache buffer (<= 16 KiB); when every delta
+ *     (avx2_util.h) into an in-cache buffer (<= 12 KiB); when every delta
  *     of the chunk keeps delta A' >= -125, the exps take the cheaper table
  *     form vss_avx2_exp2_tab8_n (normal results only: 4 FMA-unit ops
  *     instead of 6; measured 8% of the v0 scan; its rounding to eighths
@@ -86,7 +86,11 @@
 
 #define TILE 16        /* channels per tile: two ymm */
 #define CHUNK 64       /* most steps per chunk */
-#define DA_FLOATS 4096 /* a tile's decay factors for a chunk (16 KiB, in L1) */
+/* A tile's decay factors for a chunk (12 KiB, in L1): 12 steps at N = 16.
+ * With the chunk's rows aligned (struct chunk), 12 and 8 steps ran the
+ * v0_T1 scan 1.5-2% faster than 16 (in-process A/B, six runs each), 4
+ * steps slower, 32 5% slower. */
+#define DA_FLOATS 3072
 #define RECUR_NG 4 /* states per pass of the recurrence: 8 ymm of state */
 /* Decay-factor vectors computed in lockstep: even (a group's vectors
  * alternate between the tile's two halves).  2 rather than 4: the v0_T1
