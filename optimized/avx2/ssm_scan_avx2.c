@@ -111,6 +111,7 @@ _Static_assert(DA_V % 2 == 0 && DA_V_N1 % 2 == 0, "DA_V, DA_V_N1 must be even");
  * match theirs in the low 12 bits (4K aliasing).  512 is the middle of the
  * good three quarters. */
 #define CHUNK_SKEW 512
+_Static_assert(CHUNK_SKEW % 64 == 0, "the chunk's rows must start on cache lines");
 
 /* ------------------------------------------------------------ the walk */
 
