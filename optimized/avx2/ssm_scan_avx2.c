@@ -357,18 +357,15 @@ VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
       acc0 = _mm256_fmadd_ps(c, h[q][0], acc0);
       acc1 = _mm256_fmadd_ps(c, h[q][1], acc1);
     }
-    if (last >= LAST_WRITE) { /* a whole tile: no lane counts, no add test */
+    if (last) {
       float *yp = dr->y + ch->pos[t] * dr->Di + tl->d0;
-      if (last == LAST_ADD) {
-        acc0 = _mm256_add_ps(_mm256_loadu_ps(yp), acc0);
-        acc1 = _mm256_add_ps(_mm256_loadu_ps(yp + 8), acc1);
+      if (last == LAST_PUT) {
+        put_y(yp, acc0, tl->n0, dr->add);
+        put_y(yp + 8, acc1, tl->n1, dr->add);
+      } else { /* a whole tile: constant lane counts and add, no tests */
+        put_y(yp, acc0, 8, last == LAST_ADD);
+        put_y(yp + 8, acc1, 8, last == LAST_ADD);
       }
-      _mm256_storeu_ps(yp, acc0);
-      _mm256_storeu_ps(yp + 8, acc1);
-    } else if (last) {
-      float *yp = dr->y + ch->pos[t] * dr->Di + tl->d0;
-      put_y(yp, acc0, tl->n0, dr->add);
-      put_y(yp + 8, acc1, tl->n1, dr->add);
     } else {
       _mm256_storeu_ps(ch->ys[t], acc0);
       _mm256_storeu_ps(ch->ys[t] + 8, acc1);
