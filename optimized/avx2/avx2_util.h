@@ -274,10 +274,13 @@ VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, con
  * That trick (M = 1.5*2^20 on z/8: add, sub, sub) gave the same k, f and
  * bits with two dependent ops more before the polynomial: a 24-cycle chain,
  * now 21, and 3.55 -> 3.40 cycles per vector in a loop of independent
- * exps, where the out-of-order window, not the pipes, sets the rate (the
- * same ops without their dependences run at 2.8; k taken from rint(z)
- * rather than z, a longer chain to s, ran at 3.51-3.57).  Measured over
- * every float in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP
+ * exps (k taken from rint(z) rather than z, a longer chain to s, ran at
+ * 3.51-3.57).  What bounds that rate is not settled: the same ops without
+ * their dependences ran at 2.8 in an asm probe, but a software-pipelined
+ * loop, each op fed by the previous iteration, ran at the same 3.4; the
+ * 11 FP ops and the store of a vector on 4 FP pipes come to about 3.0 if
+ * the store's data takes one (README, the fourth and fifth looks).
+ * Measured over every float in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP
  * (core/tolerances.h); NaN and values outside the range are the caller's
  * to exclude. */
 VSS_AVX2_INLINE void vss_avx2_exp2_tab8_n(int cnt, __m256 *z)
