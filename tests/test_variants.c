@@ -588,6 +588,7 @@ static void sweep_end(struct sweep *w)
 }
 
 static double softplus_f64(double x) { return x > 20.0 ? x : log1p(exp(x)); }
+static double silu_f64(double x) { return x / (1.0 + exp(-x)); }
 
 /* The vector functions held to an ulp bound against double: each sweeps
  * a dense range (where the block's values lie) and a whole range, after
@@ -599,6 +600,8 @@ static const float exp2_special[] = {0.0f,   -0.0f,    -125.0f, 101.0f,  -124.58
 static const float gelu_special[] = {0.0f, 0.3846031f, 1.1538462f, 5.766f, 5.767f, 1e-30f};
 static const float softplus_special[] = {0.0f,    -0.0f,       -2.5567f, 0.508288f,  -88.0f,
                                          -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
+static const float silu_special[] = {0.0f,     -0.0f,    -3.23208f, -87.3f,    -91.8236f,
+                                     -103.97f, -104.99f, -105.0f,   100.0f,    1e-30f};
 static const struct ulp_case {
   const char *name;
   void (*f)(size_t n, const float *x, float *y);
@@ -622,6 +625,10 @@ static const struct ulp_case {
      * its fitted range, then [0, 12] */
     {"gelu", vss_gelu__avx2, vss_test_gelu_f64, VSS_GELU_POS_MAX_ULP, 0.0f, 5.8f, 0.0f, 12.0f,
      gelu_special, sizeof gelu_special / sizeof *gelu_special},
+    /* SiLU (the conv's and the gate's): the block's range, then [-105,
+     * 100], where results near -92 are normal but e^x is not */
+    {"silu", vss_silu__avx2, silu_f64, VSS_SILU_MAX_ULP, -20.0f, 20.0f, -105.0f, 100.0f,
+     silu_special, sizeof silu_special / sizeof *silu_special},
 };
 
 START_TEST(avx2_within_ulp_bound)
@@ -675,6 +682,23 @@ START_TEST(avx2_gelu_within_bound)
   const char *why;
   if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
   vss_test_gelu_bound("avx2", vss_gelu__avx2, SEED + 13);
+}
+END_TEST
+
+/* SiLU's edges: -0 below -105 (w clamped there, then zeroed), NaN for
+ * -inf as ref (-inf / inf), inf for inf, NaN kept, and x/2 for tiny x */
+START_TEST(avx2_silu_specials)
+{
+  const char *why;
+  if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
+  const float x[9] = {-INFINITY, INFINITY, NAN, -105.01f, -200.0f, -1e30f, -0.0f, 0.0f, 1e-40f};
+  float y[9];
+  vss_silu__avx2(9, x, y);
+  ck_assert(isnan(y[0]) && y[1] == INFINITY && isnan(y[2]));
+  for (int i = 3; i < 7; i++)
+    ck_assert_msg(y[i] == 0.0f && signbit(y[i]), "silu(%g) = %g, not -0", x[i], y[i]);
+  ck_assert(y[7] == 0.0f && !signbit(y[7]));
+  ck_assert_msg(y[8] == x[8] / 2, "silu(%g) = %g", x[8], y[8]);
 }
 END_TEST
 
@@ -741,6 +765,7 @@ Suite *suite_variants(void)
     tcase_add_loop_test(act, avx2_within_ulp_bound, 0,
                         (int)(sizeof ulp_cases / sizeof *ulp_cases));
     tcase_add_test(act, avx2_exp_softplus_specials);
+    tcase_add_test(act, avx2_silu_specials);
     tcase_add_test(act, avx2_gelu_within_bound);
     tcase_add_loop_test(act, avx2_exp2_directed_rounding, 0, 3);
   }
