@@ -292,9 +292,11 @@ static void precompute(const struct dir *dr, const struct tile *tl, struct chunk
   /* D*u, delta*u; and whether every delta is <= dl_max (NaN is not) */
   const __m256 lim = _mm256_set1_ps(dr->dl_max[tl->i]);
   __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  const float *const u0 = dr->u + tl->d0;
+  const size_t Di = dr->Di, n0 = tl->n0, n1 = tl->n1;
   for (size_t t = 0; t < nt; t++) {
-    const float *u = dr->u + ch->pos[t] * dr->Di + tl->d0;
-    const __m256 uv[2] = {vss_avx2_load_n(u, tl->n0), vss_avx2_load_n(u + 8, tl->n1)};
+    const float *u = u0 + ch->pos[t] * Di;
+    const __m256 uv[2] = {vss_avx2_load_n(u, n0), vss_avx2_load_n(u + 8, n1)};
     for (size_t v = 0; v < 2; v++) {
       const __m256 dl = _mm256_loadu_ps(ch->dl[t] + 8 * v);
       ok = _mm256_and_ps(ok, _mm256_cmp_ps(dl, lim, _CMP_LE_OQ));
@@ -337,7 +339,9 @@ VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
 {
   float *hp = dr->h + (tl->i * N + n0) * TILE;
   const float *bc = dr->bc + n0, *dA0 = dr->dA + n0 * TILE;
-  const size_t rs = VSS_K * dr->G, nt = ch->nt;
+  const size_t rs = VSS_K * dr->G, nt = ch->nt, Di = dr->Di;
+  float *const y0 = dr->y + tl->d0;
+  const size_t *const pos = ch->pos;
   __m256 h[RECUR_NG][2];
   VSS_AVX2_EACH(q, ng)
   {
@@ -345,7 +349,7 @@ VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
     h[q][1] = _mm256_loadu_ps(hp + q * TILE + 8);
   }
   for (size_t t = 0; t < nt; t++) {
-    const float *Bt = bc + ch->pos[t] * rs, *Ct = Bt + N;
+    const float *Bt = bc + pos[t] * rs, *Ct = Bt + N;
     const float *dA = dA0 + t * N * TILE;
     const __m256 du0 = _mm256_loadu_ps(ch->du[t]), du1 = _mm256_loadu_ps(ch->du[t] + 8);
     __m256 acc0 = _mm256_loadu_ps(ch->ys[t]), acc1 = _mm256_loadu_ps(ch->ys[t] + 8);
@@ -358,7 +362,7 @@ VSS_AVX2_INLINE void recur_group(const struct dir *dr, const struct tile *tl,
       acc1 = _mm256_fmadd_ps(c, h[q][1], acc1);
     }
     if (last) {
-      float *yp = dr->y + ch->pos[t] * dr->Di + tl->d0;
+      float *yp = y0 + pos[t] * Di;
       if (last == LAST_PUT) {
         put_y(yp, acc0, tl->n0, dr->add);
         put_y(yp + 8, acc1, tl->n1, dr->add);
