@@ -2,9 +2,11 @@
  *
  * One iteration is vss_block_forward of one (B,H,W,C) input through a block
  * created with that variant from spec-initialised weights (bench_data.c);
- * creation (the variant's plan step: packing weights) is not timed.  The
- * row is verified first against the ref block's output on the same input,
- * on the residual branch y - x (as the golden check does, DESIGN §8). */
+ * creation (the variant's plan step: packing weights) is not timed, nor is
+ * the block's first forward, which allocates its workspace (bm_block).
+ * The row is verified first against the ref block's output on the same
+ * input, on the residual branch y - x (as the golden check does, DESIGN
+ * §8). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +67,18 @@ static void bm_block(gb_state *st, void *ctx)
     gb_skip_with_error(st, why);
     return;
   }
-  if (!row->checked) {
-    if (vss_block_forward(blk, s->B, s->H, s->W, bx.x, bx.y)) {
-      snprintf(row->failed, sizeof row->failed, "FAILED verification: forward: %s",
-               vss_last_error());
-      row->checked = 1;
-    } else {
-      bench_verify(row, bx.y, bx.expect, bx.x, s->B * s->H * s->W * s->C);
-    }
+  /* One forward before the timed ones, in every repetition: the block
+   * allocates its workspace (sized by the input, so not at creation) on its
+   * first forward, and first touches it there: at v0_T1 the avx2 block's
+   * first forward took 15.5-19.7 ms against 14.6-14.8 for the next ones,
+   * which the timed loop's 30-odd iterations would average in.  The row's
+   * first repetition verifies that forward's output. */
+  if (vss_block_forward(blk, s->B, s->H, s->W, bx.x, bx.y)) {
+    snprintf(row->failed, sizeof row->failed, "FAILED verification: forward: %s",
+             vss_last_error());
+    row->checked = 1;
+  } else if (!row->checked) {
+    bench_verify(row, bx.y, bx.expect, bx.x, s->B * s->H * s->W * s->C);
   }
   if (row->failed[0]) {
     vss_block_free(blk);
