@@ -281,9 +281,12 @@ VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, con
  * bits with two dependent ops more before the polynomial: a 24-cycle chain,
  * now 21, and 3.55 -> 3.40 cycles per vector in a loop of independent
  * exps (k taken from rint(z) rather than z, a longer chain to s, ran at
- * 3.51-3.57).  What bounds that rate is not settled: the same ops without
- * their dependences ran at 2.8 in an asm probe, but a software-pipelined
- * loop, each op fed by the previous iteration, ran at the same 3.4; the
+ * 3.51-3.57; k and 8f by two FMAs straight from delta and A8, t = M +
+ * delta A8 and delta A8 - (t - M), 10 ops but 6 on the FMA pipes where
+ * these take 5, ran at 3.55).  What bounds that rate is not settled: the
+ * same ops without their dependences ran at 2.8 in an asm probe, but a
+ * software-pipelined loop, each op fed by the previous iteration, ran at
+ * the same 3.4; the
  * 11 FP ops and the store of a vector on 4 FP pipes come to about 3.0 if
  * the store's data takes one (README, the fourth and fifth looks).
  * Measured over every float in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP

@@ -69,7 +69,8 @@ VSS_AVX2_INLINE void ln_rows(int nr, size_t dim, const float *const *xr, const f
   row_sums(nr, dim, xr, mu, 0, s);
   VSS_AVX2_EACH(j, nr) mu[j] = _mm256_set1_ps(s[j] / (float)dim);
   row_sums(nr, dim, xr, mu, 1, s);
-  VSS_AVX2_EACH(j, nr) rs[j] = _mm256_set1_ps((float)(1.0 / sqrt((double)(s[j] / (float)dim + eps))));
+  VSS_AVX2_EACH(j, nr)
+  rs[j] = _mm256_set1_ps((float)(1.0 / sqrt((double)(s[j] / (float)dim + eps))));
   for (size_t i = 0; i < dim; i += 8) {
     const size_t n = dim - i < 8 ? dim - i : 8;
     const __m256 gv = vss_avx2_load_n(g + i, n), bv = vss_avx2_load_n(b + i, n);
