@@ -286,9 +286,10 @@ VSS_AVX2_INLINE void vss_avx2_exp2_tab_finish_n(int cnt, const int32_t *tab, con
  * these take 5, ran at 3.55).  What bounds that rate is not settled: the
  * same ops without their dependences ran at 2.8 in an asm probe, but a
  * software-pipelined loop, each op fed by the previous iteration, ran at
- * the same 3.4; the
- * 11 FP ops and the store of a vector on 4 FP pipes come to about 3.0 if
- * the store's data takes one (README, the fourth and fifth looks).
+ * the same 3.4 (in the fifth look and again in the sixth, in registers:
+ * 3.39 against 3.37); the 11 FP ops and the store of a vector on 4 FP
+ * pipes come to about 3.0 if the store's data takes one (README, the
+ * fourth to sixth looks).
  * Measured over every float in [-125, 101]: see VSS_EXP2_TAB_MAX_ULP
  * (core/tolerances.h); NaN and values outside the range are the caller's
  * to exclude. */
