@@ -397,7 +397,7 @@ VSS_AVX2_INLINE void recur(const struct dir *dr, const struct tile *tl, struct c
     else recur_group(dr, tl, ch, N, n0, RECUR_NG, LAST_WRITE);
   }
   for (; n0 < N; n0++) {
-    if (n0 + 1 == N) recur_group(dr, tl, ch, N, n0, 1, 1);
+    if (n0 + 1 == N) recur_group(dr, tl, ch, N, n0, 1, LAST_PUT);
     else recur_group(dr, tl, ch, N, n0, 1, 0);
   }
 }
