@@ -600,8 +600,10 @@ static const float exp2_special[] = {0.0f,   -0.0f,    -125.0f, 101.0f,  -124.58
 static const float gelu_special[] = {0.0f, 0.3846031f, 1.1538462f, 5.766f, 5.767f, 1e-30f};
 static const float softplus_special[] = {0.0f,    -0.0f,       -2.5567f, 0.508288f,  -88.0f,
                                          -100.0f, 14.5560904f, 20.0f,    20.000002f, 40.0f};
-static const float silu_special[] = {0.0f,     -0.0f,    -3.23208f, -87.3f,    -91.8236f,
-                                     -103.97f, -104.99f, -105.0f,   100.0f,    1e-30f};
+static const float silu_special[] = {0.0f,     -0.0f,    -3.23208f, -87.3f,   -91.8236f,
+                                     -103.97f, -104.99f, -105.0f,   100.0f,   1e-30f,
+                                     -1e-30f,  -1e-35f,  -3e-38f,   -1e-40f,  -1e-45f,
+                                     1e-40f,   1e30f,    3e38f,     -2e-38f,  -7e-31f};
 static const struct ulp_case {
   const char *name;
   void (*f)(size_t n, const float *x, float *y);
@@ -686,19 +688,24 @@ START_TEST(avx2_gelu_within_bound)
 END_TEST
 
 /* SiLU's edges: -0 below -105 (w clamped there, then zeroed), NaN for
- * -inf as ref (-inf / inf), inf for inf, NaN kept, and x/2 for tiny x */
+ * -inf as ref (-inf / inf), inf for inf, NaN kept, x/2 for tiny x of
+ * either sign (x 2^-26 underflowed for |x| < 2^-100 in the former form:
+ * silu(-3e-38) was -0), and x itself up to FLT_MAX (x 2^26 overflows
+ * above 2^102) */
 START_TEST(avx2_silu_specials)
 {
   const char *why;
   if (!vss_isa_runnable(VSS_ISA_AVX2, &why)) return;
-  const float x[9] = {-INFINITY, INFINITY, NAN, -105.01f, -200.0f, -1e30f, -0.0f, 0.0f, 1e-40f};
-  float y[9];
-  vss_silu__avx2(9, x, y);
+  const float x[15] = {-INFINITY, INFINITY, NAN,    -105.01f, -200.0f, -1e30f,  -0.0f,    0.0f,
+                       1e-40f,    -1e-40f,  -3e-38f, -1e-35f,  1e31f,   3e38f,   FLT_MAX};
+  float y[15];
+  vss_silu__avx2(15, x, y);
   ck_assert(isnan(y[0]) && y[1] == INFINITY && isnan(y[2]));
   for (int i = 3; i < 7; i++)
     ck_assert_msg(y[i] == 0.0f && signbit(y[i]), "silu(%g) = %g, not -0", x[i], y[i]);
   ck_assert(y[7] == 0.0f && !signbit(y[7]));
-  ck_assert_msg(y[8] == x[8] / 2, "silu(%g) = %g", x[8], y[8]);
+  for (int i = 8; i < 12; i++) ck_assert_msg(y[i] == x[i] / 2, "silu(%g) = %g", x[i], y[i]);
+  for (int i = 12; i < 15; i++) ck_assert_msg(y[i] == x[i], "silu(%g) = %g, not x", x[i], y[i]);
 }
 END_TEST
 

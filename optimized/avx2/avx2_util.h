@@ -56,15 +56,21 @@
  *       cycles per vector, against 10.4-10.8 for the wide form alone (in
  *       two passes; its worst was 2.004 ulp, at x = 0.508).
  *   silu(x) = x / (1 + e^-x), as x e^x / (1 + e^x) for x < 0 (no
- *       overflow), e^-|x| by softplus's table exp times 2^26 (w) and
- *       x e^x as (x 2^-26) w, one rounding.  Measured over every float in
- *       [-105, 100] against double: <= 3.88 ulp (at x = -3.232), subnormal
- *       results included (the former form, e^-|x| by vss_avx2_exp_n
- *       rounded before the product: 3.25 ulp over [-87, 100], where e^x
- *       is normal, but 47 ulp off near x = -92, where e^x is subnormal and
- *       the result not); -0 below -105 (true value
- *       above -2.7e-44); silu(-inf) = NaN as in ref.  9.2 -> 8.3 cycles
- *       per vector over 4096 floats in L1 against that form.
+ *       overflow), both scaled by 2^26: (x m) / (2^26 + w) with
+ *       w = 2^26 e^-|x| from softplus's table exp and m = w for x < 0,
+ *       2^26 for x >= 0, so that x e^x rounds once, into the subnormals
+ *       where it must.  Measured over every float in [-105, 100] against
+ *       double: <= 3.872 ulp (at x = -3.232), subnormal results included;
+ *       -0 below -105 (true value above -2.7e-44); silu(-inf) = NaN as
+ *       in ref.  The form before, (x 2^-26) w / (1 + w 2^-26), gave the
+ *       same bits for every float of |x| > 8e-31 but 46272 near
+ *       x = -91.86 (results at the subnormal boundary, which it rounded
+ *       twice), and lost x's bits below |x| = 2^-100, where x 2^-26
+ *       underflows: silu(-3e-38) was -0, 16.8M ulp off, so its stated
+ *       <= 3.88 ulp over [-105, 100] did not hold there; the form before
+ *       that, e^x rounded before the product, was 47 ulp off near
+ *       x = -92.  8.0 cycles per vector over 4096 floats in L1 (7.2
+ *       without the divide; the form before, 8.0-8.05).
  *   gelu(x) = x Phi(x) = max(x, 0) - |x| Q(|x|), Q(a) = Phi(-a) =
  *       erfc(a / sqrt 2) / 2, no exp and no divide (the form of the avx512
  *       GELU, with 8 intervals for vpermps's 8 lanes): j = rint(a S),
@@ -487,24 +493,31 @@ VSS_AVX2_INLINE void vss_avx2_softplus_n(int cnt, __m256 *x)
   VSS_AVX2_EACH(i, cnt) x[i] = _mm256_add_ps(_mm256_max_ps(x[i], _mm256_setzero_ps()), q[i]);
 }
 
-/* x = silu(x) = x / (1 + e^-x); for x < 0 as x e^x / (1 + e^x), with
- * w = 2^26 e^-|x| from softplus's table exp (vss_avx2_exp26_negabs_n):
- * x e^x = (x 2^-26) w rounds once, into the subnormals where it must, and
- * 1 + e^-|x| = w 2^-26 + 1 by one FMA.  w is clamped at |x| = 105, so
- * lanes with x < -105 (true value above -2.7e-44) take w = 0: -0 there,
- * NaN for -inf (-inf * 0), as ref's -inf / inf. */
+/* x = silu(x) = x / (1 + e^-x); for x < 0 as x e^x / (1 + e^x), both
+ * scaled by 2^26 through w = 2^26 e^-|x| from softplus's table exp
+ * (vss_avx2_exp26_negabs_n): silu = (x m) / (2^26 + w), m = w for x < 0,
+ * 2^26 for x >= 0.  x m rounds once (x 2^26 is exact), into the
+ * subnormals where it must, and is normal for tiny x of either sign;
+ * 2^26 + w rounds once; one FMA-unit op (x m) where the two scalings by
+ * 2^-26 and the FMA of 1 + w 2^-26 took three.  x 2^26 overflows above
+ * 2^102, where silu(x) = x: the result is min(max(x, 0), q), which keeps
+ * every other x >= 0 (q <= x: the denominator is >= 2^26 and x 2^26
+ * exact) and every x < 0 (q <= 0 <= max(x, 0)), and NaN (the second
+ * operand).  w is clamped at |x| = 105, so lanes with x < -105 (true
+ * value above -2.7e-44) take w = 0: -0 there, NaN for -inf (-inf * 0),
+ * as ref's -inf / inf. */
 VSS_AVX2_INLINE void vss_avx2_silu_n(int cnt, __m256 *x)
 {
-  const __m256 u = _mm256_set1_ps(0x1p-26f);
+  const __m256 s = _mm256_set1_ps(0x1p26f);
   __m256 w[VSS_AVX2_MAXV];
   vss_avx2_exp26_negabs_n(cnt, x, w);
   VSS_AVX2_EACH(i, cnt)
   w[i] = _mm256_and_ps(w[i], _mm256_cmp_ps(x[i], _mm256_set1_ps(-105.0f), _CMP_GE_OQ));
   VSS_AVX2_EACH(i, cnt)
   {
-    const __m256 num = /* x < 0: x e^x */
-        _mm256_blendv_ps(x[i], _mm256_mul_ps(_mm256_mul_ps(x[i], u), w[i]), x[i]);
-    x[i] = _mm256_div_ps(num, _mm256_fmadd_ps(w[i], u, _mm256_set1_ps(1.0f)));
+    const __m256 q = _mm256_div_ps(_mm256_mul_ps(x[i], _mm256_blendv_ps(s, w[i], x[i])),
+                                   _mm256_add_ps(s, w[i]));
+    x[i] = _mm256_min_ps(_mm256_max_ps(x[i], _mm256_setzero_ps()), q);
   }
 }
 
