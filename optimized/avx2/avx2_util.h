@@ -69,8 +69,10 @@
  *       underflows: silu(-3e-38) was -0, 16.8M ulp off, so its stated
  *       <= 3.88 ulp over [-105, 100] did not hold there; the form before
  *       that, e^x rounded before the product, was 47 ulp off near
- *       x = -92.  8.0 cycles per vector over 4096 floats in L1 (7.2
- *       without the divide; the form before, 8.0-8.05).
+ *       x = -92.  7.9 cycles per vector over 4096 floats in L1 (7.2
+ *       without the divide; the form before, 8.0-8.05); in the gate
+ *       (gate_avx2.c) 9.7 against 9.1 for the form before: its
+ *       min(max(x, 0), q) comes after the divide, on the chain.
  *   gelu(x) = x Phi(x) = max(x, 0) - |x| Q(|x|), Q(a) = Phi(-a) =
  *       erfc(a / sqrt 2) / 2, no exp and no divide (the form of the avx512
  *       GELU, with 8 intervals for vpermps's 8 lanes): j = rint(a S),
