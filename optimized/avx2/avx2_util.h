@@ -58,21 +58,22 @@
  *   silu(x) = x / (1 + e^-x), as x e^x / (1 + e^x) for x < 0 (no
  *       overflow), both scaled by 2^26: (x m) / (2^26 + w) with
  *       w = 2^26 e^-|x| from softplus's table exp and m = w for x < 0,
- *       2^26 for x >= 0, so that x e^x rounds once, into the subnormals
- *       where it must.  Measured over every float in [-105, 100] against
- *       double: <= 3.872 ulp (at x = -3.232), subnormal results included;
- *       -0 below -105 (true value above -2.7e-44); silu(-inf) = NaN as
- *       in ref.  The form before, (x 2^-26) w / (1 + w 2^-26), gave the
- *       same bits for every float of |x| > 8e-31 but 46272 near
- *       x = -91.86 (results at the subnormal boundary, which it rounded
- *       twice), and lost x's bits below |x| = 2^-100, where x 2^-26
- *       underflows: silu(-3e-38) was -0, 16.8M ulp off, so its stated
- *       <= 3.88 ulp over [-105, 100] did not hold there; the form before
- *       that, e^x rounded before the product, was 47 ulp off near
- *       x = -92.  7.9 cycles per vector over 4096 floats in L1 (7.2
- *       without the divide; the form before, 8.0-8.05); in the gate
- *       (gate_avx2.c) 9.7 against 9.1 for the form before: its
- *       min(max(x, 0), q) comes after the divide, on the chain.
+ *       2^26 for x >= 0: x m stays normal (or 0), and the quotient rounds
+ *       into the subnormals where it must.  Measured over every float in
+ *       [-105, 100] against double: <= 3.872 ulp (at x = -3.232),
+ *       subnormal results included; -0 below -105 (true value above
+ *       -2.7e-44); silu(-inf) = NaN as in ref.  The form before,
+ *       (x 2^-26) w / (1 + w 2^-26), gave the same bits for every float
+ *       of |x| > 8e-31 but 46272 near x = -91.86 (results at the
+ *       subnormal boundary, which it rounded twice), and lost x's bits
+ *       below |x| = 2^-100, where x 2^-26 underflows: silu(-3e-38) was
+ *       -0, 16.8M ulp off, so its stated <= 3.88 ulp over [-105, 100] did
+ *       not hold there; the form before that, e^x rounded before the
+ *       product, was 47 ulp off near x = -92.  7.9 cycles per vector over
+ *       4096 floats in L1 (7.2 without the divide; the form before,
+ *       8.0-8.05); in the gate (gate_avx2.c) 9.7 against 9.1 for the form
+ *       before: its min(max(x, 0), q) comes after the divide, on the
+ *       chain.
  *   gelu(x) = x Phi(x) = max(x, 0) - |x| Q(|x|), Q(a) = Phi(-a) =
  *       erfc(a / sqrt 2) / 2, no exp and no divide (the form of the avx512
  *       GELU, with 8 intervals for vpermps's 8 lanes): j = rint(a S),
@@ -498,16 +499,16 @@ VSS_AVX2_INLINE void vss_avx2_softplus_n(int cnt, __m256 *x)
 /* x = silu(x) = x / (1 + e^-x); for x < 0 as x e^x / (1 + e^x), both
  * scaled by 2^26 through w = 2^26 e^-|x| from softplus's table exp
  * (vss_avx2_exp26_negabs_n): silu = (x m) / (2^26 + w), m = w for x < 0,
- * 2^26 for x >= 0.  x m rounds once (x 2^26 is exact), into the
- * subnormals where it must, and is normal for tiny x of either sign;
- * 2^26 + w rounds once; one FMA-unit op (x m) where the two scalings by
- * 2^-26 and the FMA of 1 + w 2^-26 took three.  x 2^26 overflows above
- * 2^102, where silu(x) = x: the result is min(max(x, 0), q), which keeps
- * every other x >= 0 (q <= x: the denominator is >= 2^26 and x 2^26
- * exact) and every x < 0 (q <= 0 <= max(x, 0)), and NaN (the second
- * operand).  w is clamped at |x| = 105, so lanes with x < -105 (true
- * value above -2.7e-44) take w = 0: -0 there, NaN for -inf (-inf * 0),
- * as ref's -inf / inf. */
+ * 2^26 for x >= 0.  x m rounds once (x 2^26 is exact) and stays normal
+ * (or 0), for tiny x of either sign too, so that only the quotient rounds
+ * into the subnormals; 2^26 + w rounds once; one FMA-unit op (x m) where
+ * the two scalings by 2^-26 and the FMA of 1 + w 2^-26 took three.
+ * x 2^26 overflows above 2^102, where silu(x) = x: the result is
+ * min(max(x, 0), q), which keeps every other x >= 0 (q <= x: the
+ * denominator is >= 2^26 and x 2^26 exact) and every x < 0
+ * (q <= 0 <= max(x, 0)), and NaN (the second operand).  w is clamped at
+ * |x| = 105, so lanes with x < -105 (true value above -2.7e-44) take
+ * w = 0: -0 there, NaN for -inf (-inf * 0), as ref's -inf / inf. */
 VSS_AVX2_INLINE void vss_avx2_silu_n(int cnt, __m256 *x)
 {
   const __m256 s = _mm256_set1_ps(0x1p26f);

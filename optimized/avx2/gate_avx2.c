@@ -9,8 +9,8 @@ void vss_gate__avx2(size_t rows, size_t dim, float *y, const float *z,
 {
   /* 2, not vss_avx2_map's 4: with y's loads and the products beside the
    * SiLU, 4 in lockstep spill (a block's band, 128 x 192, y and z in
-   * L2: 10.7 -> 9.7 cycles per vector; 3: 10.7, 6: 10.9, 8: 15.4; the
-   * SiLU before e241fad: 10.1 with 4, 9.1 with 2) */
+   * L2: 10.7 -> 9.7 cycles per vector; 3: 10.7, 6: 10.9, 8: 15.4; with
+   * the SiLU's former form, avx2_util.h: 10.1 with 4, 9.1 with 2) */
   enum { V = 2 };
   for (size_t r = 0; r < rows; r++) {
     float *yr = y + r * dim;
