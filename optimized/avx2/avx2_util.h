@@ -67,13 +67,13 @@
  *       of |x| > 8e-31 but 46272 near x = -91.86 (results at the
  *       subnormal boundary, which it rounded twice), and lost x's bits
  *       below |x| = 2^-100, where x 2^-26 underflows: silu(-3e-38) was
- *       -0, 16.8M ulp off, so its stated <= 3.88 ulp over [-105, 100] did
- *       not hold there; the form before that, e^x rounded before the
- *       product, was 47 ulp off near x = -92.  7.9 cycles per vector over
- *       4096 floats in L1 (7.2 without the divide; the form before,
- *       8.0-8.05); in the gate (gate_avx2.c) 9.7 against 9.1 for the form
- *       before: its min(max(x, 0), q) comes after the divide, on the
- *       chain.
+ *       -0 (10.7M ulp off; 16.8M at worst, x = -4.7e-38), so its stated
+ *       <= 3.88 ulp over [-105, 100] did not hold there; the form before
+ *       that, e^x rounded before the product, was 47 ulp off near
+ *       x = -92.  7.9 cycles per vector over 4096 floats in L1 (7.2
+ *       without the divide; the form before, 8.0-8.05); in the gate
+ *       (gate_avx2.c) 9.7 against 9.1 for the form before: its
+ *       min(max(x, 0), q) comes after the divide, on the chain.
  *   gelu(x) = x Phi(x) = max(x, 0) - |x| Q(|x|), Q(a) = Phi(-a) =
  *       erfc(a / sqrt 2) / 2, no exp and no divide (the form of the avx512
  *       GELU, with 8 intervals for vpermps's 8 lanes): j = rint(a S),
